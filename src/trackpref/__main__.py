@@ -1,0 +1,3 @@
+from trackpref.cli import main
+
+main()
