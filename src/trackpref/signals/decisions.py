@@ -25,6 +25,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from .errors import SignalError
 from .preference import Preference, PreferenceState, Source
 from .tracking_status import TSV
 
@@ -114,6 +115,11 @@ class Decision:
     preference: Preference
     role: PartyRole = PartyRole.FIRST_PARTY
 
+    def __post_init__(self) -> None:
+        # A role passed as a plain string would fail every ``is`` comparison below
+        # and silently be judged as a third party; coerce it, or name the fault.
+        object.__setattr__(self, "role", _party_role(self.role))
+
     @property
     def effective_role(self) -> PartyRole:
         return PartyRole.FIRST_PARTY if self.role is PartyRole.SERVICE_PROVIDER else self.role
@@ -181,4 +187,12 @@ class Decision:
 
 
 def decide(preference: Preference, role: PartyRole | str = PartyRole.FIRST_PARTY) -> Decision:
-    return Decision(preference, PartyRole(role))
+    return Decision(preference, _party_role(role))
+
+
+def _party_role(value: PartyRole | str) -> PartyRole:
+    try:
+        return PartyRole(value)
+    except ValueError:
+        choices = ", ".join(r.value for r in PartyRole)
+        raise SignalError(f"party role {value!r} is not one of {choices}", field="role") from None

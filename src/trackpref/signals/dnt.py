@@ -5,11 +5,17 @@ Grammar::
     DNT-field-value = ( "0" / "1" ) *DNT-extension
     DNT-extension   = %x21 / %x23-2B / %x2D-5B / %x5D-7E
 
-A request carries at most one ``DNT`` field. Anything else (a second field, a
-value outside the grammar, an empty value) is "no valid preference": the person
-may have meant something, but a server cannot know what, so it must not guess
-in either direction. The reason is kept in :attr:`DNT.problem` so that a
+A request carries at most one ``DNT`` field. Anything else (a value outside the
+grammar, an empty value, fields that disagree) is "no valid preference": the
+person may have meant something, but a server cannot know what, so it must not
+guess in either direction. The reason is kept in :attr:`DNT.problem` so that a
 dashboard can count broken agents instead of silently treating them as unset.
+
+TPE allows at most one field, so repeated fields (``DNT: 1`` twice, or ``1, 1``
+after an intermediary joined them) are no valid preference either, even when
+they agree: the request is not a conforming one, and a server that picked one
+of them would be guessing which agent spoke for the person. The problem is
+recorded, so the dashboard shows how often it happens.
 """
 
 from __future__ import annotations
@@ -50,8 +56,9 @@ class DNT:
 
     ``choice`` is ``"1"`` (do not track), ``"0"`` (allow tracking) or ``None``
     (no valid preference: absent, repeated or malformed). ``problem`` says why a
-    field that was present did not count; it is ``None`` when the header was
-    absent or valid.
+    field that was present did not count, or, next to a choice, which part of a
+    valid field was ignored; it is ``None`` when the header was absent or valid
+    as a whole.
     """
 
     choice: Choice | None = None
@@ -59,6 +66,14 @@ class DNT:
     problem: str | None = None
 
     def __post_init__(self) -> None:
+        # Literal types are not checked at run time: without this, DNT(choice="2")
+        # would build a value that no parser can produce and that no rule expects.
+        if self.choice not in (None, "0", "1"):
+            raise SignalError(f"DNT choice {self.choice!r} is not '0', '1' or None", field="DNT")
+        if not isinstance(self.extensions, str):
+            raise SignalError("DNT extensions must be a string", field="DNT")
+        if self.problem is not None and not isinstance(self.problem, str):
+            raise SignalError("DNT problem must be a string or None", field="DNT")
         if self.choice is None and self.extensions:
             raise SignalError("DNT extensions need a choice of '0' or '1'", field="DNT")
         bad = next((c for c in self.extensions if not is_extension_char(c)), None)
@@ -93,23 +108,28 @@ def parse_dnt(values: str | Iterable[str] | None) -> DNT:
     """Parse the ``DNT`` field(s) of one request.
 
     Accepts ``None`` (absent), one field value, or every value of the field in
-    the order received. A comma inside a value is read as two fields joined by
-    an intermediary (RFC 9110 §5.3), which TPE forbids, so it is invalid too.
-    Never raises: a bad value gives ``DNT(problem=...)``.
+    the order received. A comma inside a value is read as fields joined by an
+    intermediary (RFC 9110 §5.3): ``DNT-extension`` excludes the comma, so it
+    cannot be part of one value. Never raises: a bad value gives
+    ``DNT(problem=...)``.
     """
     if values is None:
         return ABSENT
-    fields = [values] if isinstance(values, str) else list(values)
-    if not fields:
+    raws = [values] if isinstance(values, str) else list(values)
+    if not raws:
         return ABSENT
-    if len(fields) > 1:
-        return DNT(problem=f"{len(fields)} DNT fields; TPE allows one")
-    raw = fields[0]
+    if len(raws) == 1 and "," not in raws[0]:
+        return _parse_field(raws[0])
+    if len(raws) == 1:
+        what = "DNT value holds a comma (repeated fields joined)"
+    else:
+        what = f"{len(raws)} DNT fields; TPE allows one"
+    return DNT(problem=what)
+
+
+def _parse_field(raw: str) -> DNT:
+    """One field value, without commas."""
     value = raw.strip(_OWS)
-    if len(value) > MAX_FIELD_LENGTH:
-        return DNT(problem=f"DNT value longer than {MAX_FIELD_LENGTH} characters")
-    if "," in value:
-        return DNT(problem="DNT value holds a comma (repeated fields joined)")
     if not value:
         return DNT(problem="empty DNT value")
     first, rest = value[0], value[1:]
@@ -118,7 +138,17 @@ def parse_dnt(values: str | Iterable[str] | None) -> DNT:
     bad = next((c for c in rest if not is_extension_char(c)), None)
     if bad is not None:
         return DNT(problem=f"DNT extension character {bad!r} is not allowed")
-    return DNT(choice="1" if first == "1" else "0", extensions=rest)
+    choice: Choice = "1" if first == "1" else "0"
+    if len(value) > MAX_FIELD_LENGTH:
+        # The value is grammatical, so it is a valid DNT:1 or DNT:0, and TPE §4
+        # tells a server without extension support to ignore everything after the
+        # first character. Refusing the whole field would silently turn a
+        # "do not track" into "no preference"; only the extensions are dropped.
+        return DNT(
+            choice=choice,
+            problem=f"DNT extensions longer than {MAX_FIELD_LENGTH - 1} characters ignored",
+        )
+    return DNT(choice=choice, extensions=rest)
 
 
 def format_dnt(dnt: DNT) -> str | None:

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 __all__ = ["GPC", "format_gpc", "parse_gpc"]
 
 _OWS = " \t"
-#: Longer combined values are not scanned: a real agent sends one byte.
-_MAX_COMBINED = 256
+#: How many rejected values, and how many characters of each, the problem text
+#: shows: a real agent sends one byte, and a log line must stay short.
+_MAX_SHOWN = 4
+_MAX_SHOWN_CHARS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +49,18 @@ def parse_gpc(values: str | Iterable[str] | None) -> GPC:
         return GPC()
     seen: list[str] = []
     for raw in fields:
-        if len(raw) > _MAX_COMBINED:
-            seen.append(raw[:16] + "...")
-            continue
+        # Every part is scanned, however long the combined value: GPC §3.2 says
+        # any field that is exactly "1" counts, and an intermediary may append
+        # one to a request that already carried junk. Skipping long values would
+        # drop that opt-out; only the problem text is kept short.
         for part in raw.split(","):
             item = part.strip(_OWS)
             if item == "1":
                 return GPC(enabled=True)
-            seen.append(item)
-    shown = ", ".join(repr(s) for s in seen[:4])
+            if len(seen) < _MAX_SHOWN:
+                cut = len(item) > _MAX_SHOWN_CHARS
+                seen.append(item[:_MAX_SHOWN_CHARS] + "..." if cut else item)
+    shown = ", ".join(repr(s) for s in seen)
     return GPC(problem=f"Sec-GPC value {shown} is not exactly '1'; treated as absent")
 
 

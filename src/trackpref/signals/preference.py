@@ -91,17 +91,24 @@ class Precedence:
     @classmethod
     def parse(cls, text: str, default: str = "unset") -> Precedence:
         """Read ``"exception > do-not-track > allow"`` (a policy file's form)."""
+        expected = "a '>'-separated order of exception, do-not-track and allow, each once"
         try:
             parts = tuple(Claim(p.strip()) for p in text.split(">"))
-            state = PreferenceState(default)
-        except ValueError as exc:
+        except ValueError:
             raise SignalError(
-                f"precedence {text!r}: expected a '>'-separated order of "
-                "exception, do-not-track and allow",
-                field="precedence",
-            ) from exc
-        if len(parts) != 3:
-            raise SignalError(f"precedence {text!r} must name three claims", field="precedence")
+                f"precedence {text!r}: expected {expected}", field="precedence"
+            ) from None
+        # The default is checked on its own so that the message blames the right
+        # part of a policy file: a bad default is not a bad order.
+        try:
+            state = PreferenceState(default)
+        except ValueError:
+            states = ", ".join(s.value for s in PreferenceState)
+            raise SignalError(
+                f"precedence default {default!r} is not one of {states}", field="precedence"
+            ) from None
+        if len(parts) != 3 or len(set(parts)) != 3:
+            raise SignalError(f"precedence {text!r}: expected {expected}", field="precedence")
         return cls(order=(parts[0], parts[1], parts[2]), default=state)
 
     def __str__(self) -> str:
@@ -228,7 +235,12 @@ def resolve(
     rank = {claim: i for i, claim in enumerate(precedence.order)}
     winning_claim = min((c for c, _ in claims), key=rank.__getitem__)
     state = _CLAIM_STATE[winning_claim]
-    winners = tuple(s for c, s in claims if c is winning_claim)
+    # The deciding claim's signals come first; then every other signal that asks
+    # for the same state (DNT: 0 next to the exception that made the agent send
+    # it), so that ``sources`` holds every signal that agreed, as documented.
+    winners = tuple(s for c, s in claims if c is winning_claim) + tuple(
+        s for c, s in claims if c is not winning_claim and _CLAIM_STATE[c] is state
+    )
     rule = str(precedence)
     conflicts = tuple(
         Conflict(winners[0], state, s, _CLAIM_STATE[c], rule)

@@ -114,6 +114,12 @@ class Tk:
     status_id: str | None = None
 
     def __post_init__(self) -> None:
+        # Type checks first, so that a wrong type is a SignalError naming the
+        # field rather than a TypeError from deep inside the grammar checks.
+        if not isinstance(self.status, str):
+            raise SignalError(f"Tk status {self.status!r} is not a string", field="Tk")
+        if self.status_id is not None and not isinstance(self.status_id, str):
+            raise SignalError(f"Tk status-id {self.status_id!r} is not a string", field="Tk")
         if not is_tsv(self.status):
             raise SignalError(f"Tk status {self.status!r} is not a TSV", field="Tk")
         if self.status == TSV.GATEWAY:
@@ -151,7 +157,9 @@ def parse_tk(values: str | list[str] | tuple[str, ...]) -> Tk:
     value outside the grammar, ``G``, or ``?`` without a status-id.
     """
     fields = [values] if isinstance(values, str) else list(values)
-    if len(fields) != 1:
+    if not fields:
+        raise SignalError("no Tk field", field="Tk")
+    if len(fields) > 1:
         raise SignalError(f"{len(fields)} Tk fields; a response carries at most one", field="Tk")
     value = fields[0].strip(" \t")
     if len(value) > MAX_TK_LENGTH:
