@@ -1,0 +1,172 @@
+"""In-process cost per request of the ASGI and WSGI middleware.
+
+Compares, in one run and on one core:
+
+* a plain Starlette app (baseline),
+* the same app behind ``PreferenceMiddleware``,
+* the same app behind Starlette's ``CORSMiddleware`` answering a simple CORS
+  request (the yardstick the issue names),
+* a bare WSGI app and the same app behind ``WSGIPreferenceMiddleware``.
+
+The app is called directly with a fake scope / environ, so the figures are the
+middleware's own cost, not the server's. Each figure is the median of several
+repeats; what matters is the difference to the baseline measured in the same
+run. Usage: ``python bench/middleware.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from trackpref import PreferenceMiddleware, WSGIPreferenceMiddleware
+
+
+async def hello(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("hello")
+
+
+def starlette_app(*middleware: Middleware) -> Starlette:
+    return Starlette(routes=[Route("/", hello)], middleware=list(middleware))
+
+
+HEADERS = [
+    (b"host", b"example.test"),
+    (b"user-agent", b"Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0"),
+    (b"accept", b"text/html,application/xhtml+xml"),
+    (b"accept-language", b"en-US,en;q=0.9"),
+    (b"origin", b"https://other.test"),
+    (b"dnt", b"1"),
+    (b"sec-gpc", b"1"),
+]
+
+
+def scope() -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/",
+        "raw_path": b"/",
+        "root_path": "",
+        "query_string": b"",
+        "headers": list(HEADERS),
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+async def _receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _send(message: dict[str, Any]) -> None:
+    return None
+
+
+def time_asgi(app: Callable[..., Any], n: int) -> float:
+    async def run() -> float:
+        # Warm up (routing caches, the middleware's outcome cache).
+        for _ in range(200):
+            await app(scope(), _receive, _send)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            await app(scope(), _receive, _send)
+        return (time.perf_counter() - t0) / n * 1e6
+
+    return asyncio.run(run())
+
+
+def wsgi_hello(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+    return [b"hello"]
+
+
+def environ() -> dict[str, Any]:
+    return {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "example.test",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "example.test",
+        "HTTP_USER_AGENT": "Mozilla/5.0",
+        "HTTP_DNT": "1",
+        "HTTP_SEC_GPC": "1",
+        "wsgi.url_scheme": "http",
+    }
+
+
+def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+    return None
+
+
+def time_wsgi(app: Callable[..., Any], n: int) -> float:
+    for _ in range(200):
+        app(environ(), _start_response)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        app(environ(), _start_response)
+    return (time.perf_counter() - t0) / n * 1e6
+
+
+def median_of(fn: Callable[[], float], repeats: int) -> float:
+    return statistics.median(fn() for _ in range(repeats))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer iterations")
+    args = parser.parse_args()
+    n = 5_000 if args.quick else 40_000
+    repeats = 3 if args.quick else 7
+
+    bare = starlette_app()
+    honoring = starlette_app(Middleware(PreferenceMiddleware))  # type: ignore[arg-type]
+    cors = starlette_app(Middleware(CORSMiddleware, allow_origins=["*"]))
+    # Interleave the measurements so drift affects all variants alike.
+    results: dict[str, list[float]] = {"bare": [], "trackpref": [], "cors": []}
+    for _ in range(repeats):
+        results["bare"].append(time_asgi(bare, n))
+        results["trackpref"].append(time_asgi(honoring, n))
+        results["cors"].append(time_asgi(cors, n))
+    asgi = {k: statistics.median(v) for k, v in results.items()}
+
+    w_results: dict[str, list[float]] = {"bare": [], "trackpref": []}
+    wrapped = WSGIPreferenceMiddleware(wsgi_hello)
+    for _ in range(repeats):
+        w_results["bare"].append(time_wsgi(wsgi_hello, n * 4))
+        w_results["trackpref"].append(time_wsgi(wrapped, n * 4))
+    wsgi = {k: statistics.median(v) for k, v in w_results.items()}
+
+    added = asgi["trackpref"] - asgi["bare"]
+    cors_added = asgi["cors"] - asgi["bare"]
+    w_added = wsgi["trackpref"] - wsgi["bare"]
+    print(f"ASGI (Starlette hello, median of {repeats} x {n} calls, µs/request)")
+    print(f"  bare app                   {asgi['bare']:7.2f}")
+    print(f"  + PreferenceMiddleware     {asgi['trackpref']:7.2f}   added {added:+.2f} µs")
+    print(f"  + CORSMiddleware (simple)  {asgi['cors']:7.2f}   added {cors_added:+.2f} µs")
+    ratio = added / cors_added if cors_added > 0 else float("nan")
+    print(f"  trackpref / CORS added     {ratio:7.2f}")
+    print(f"WSGI (bare callable, median of {repeats} x {n * 4} calls, µs/request)")
+    print(f"  bare app                   {wsgi['bare']:7.2f}")
+    print(f"  + WSGIPreferenceMiddleware {wsgi['trackpref']:7.2f}   added {w_added:+.2f} µs")
+    ok = added <= 1.5 and added <= cors_added and w_added <= 1.0
+    print("targets (ASGI ≤ 1.5 µs and ≤ CORS; WSGI ≤ 1 µs):", "met" if ok else "NOT met")
+
+
+if __name__ == "__main__":
+    main()

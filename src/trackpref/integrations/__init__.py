@@ -1,0 +1,1 @@
+"""Thin integrations: each framework's idiom over the same middleware core."""

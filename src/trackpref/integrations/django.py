@@ -1,0 +1,143 @@
+"""Django: a middleware in Django's own style, over the same honoring core.
+
+``settings.py``::
+
+    MIDDLEWARE = ["trackpref.integrations.django.PreferenceMiddleware", ...]
+    TRACKPREF_POLICY = BASE_DIR / "site-policy.toml"   # optional
+
+Views read ``request.trackpref`` (the :class:`Decision`) and
+``request.preference``. Put it near the top of ``MIDDLEWARE`` so that the
+``Set-Cookie`` headers of every later middleware are enforced too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
+
+from ..web.consent import CONSENT_COOKIE
+from ..web.honoring import Honoring, Outcome, PlainResponse
+
+__all__ = ["PreferenceMiddleware"]
+
+_MAX_API_BODY = 16 * 1024
+
+
+class PreferenceMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.honoring = Honoring(
+            getattr(settings, "TRACKPREF_POLICY", None),
+            consent_store=getattr(settings, "TRACKPREF_CONSENT_STORE", None),
+        )
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        honoring = self.honoring
+        meta = request.META
+        dnt = meta.get("HTTP_DNT")
+        gpc = meta.get("HTTP_SEC_GPC")
+        consent_id = request.COOKIES.get(CONSENT_COOKIE) or None
+        outcome = honoring.outcome(
+            None if dnt is None else (dnt,),
+            None if gpc is None else (gpc,),
+            consent_id=consent_id,
+            host=_host(request),
+            referer=meta.get("HTTP_REFERER"),
+            origin=meta.get("HTTP_ORIGIN"),
+            sec_fetch_site=meta.get("HTTP_SEC_FETCH_SITE"),
+        )
+        request.trackpref = outcome.decision
+        request.preference = outcome.decision.preference
+        path = request.path_info
+        if honoring.handles(path):
+            own = self._own(request, path, outcome, consent_id)
+            if own is not None:
+                return _django_response(own)
+        if outcome.refuse and not outcome.preference.exception:
+            return _django_response(honoring.consent_page(outcome))
+        response = self.get_response(request)
+        self._finish(response, outcome)
+        return response
+
+    def _own(
+        self, request: HttpRequest, path: str, outcome: Outcome, consent_id: str | None
+    ) -> PlainResponse | None:
+        honoring = self.honoring
+        method = request.method or "GET"
+        if path.startswith("/.well-known/"):
+            return honoring.static_response(method, path)
+        if not honoring.policy.exceptions_api:
+            return None
+        if path == honoring.prefix + "/exceptions.js":
+            shim = honoring.shim_response(outcome)
+            return PlainResponse(shim.status, (*shim.headers, *outcome.headers), shim.body)
+        if path == honoring.prefix + "/exceptions":
+            body = request.read(_MAX_API_BODY + 1)
+            return honoring.exception_call(
+                method,
+                body,
+                content_type=request.META.get("CONTENT_TYPE"),
+                host=_host(request),
+                origin=request.META.get("HTTP_ORIGIN"),
+                consent_id=consent_id,
+                secure=request.is_secure(),
+            )
+        return None
+
+    def _finish(self, response: HttpResponse, outcome: Outcome) -> None:
+        honoring = self.honoring
+        if outcome.strip_tracking_cookies:
+            for name in list(response.cookies.keys()):
+                if honoring.policy.is_tracking_cookie(name):
+                    del response.cookies[name]
+        present = [(k.lower(), v) for k, v in response.items()]
+        for name, value in honoring.extra_text_headers(outcome, present):
+            if name == "vary":
+                patch_vary_headers(response, [v.strip() for v in value.split(",")])
+            else:
+                response[name] = value
+
+
+def _host(request: HttpRequest) -> str:
+    """The validated host (``ALLOWED_HOSTS``), or nothing."""
+    try:
+        return str(request.get_host())
+    except DisallowedHost:
+        return ""
+
+
+def _django_response(plain: PlainResponse) -> HttpResponse:
+    response = HttpResponse(plain.body, status=plain.status)
+    for name, value in plain.headers:
+        key = name.decode("latin-1")
+        text = value.decode("latin-1")
+        if key == "set-cookie":
+            _set_cookie_from_header(response, text)
+        else:
+            response[key] = text
+    return response
+
+
+def _set_cookie_from_header(response: HttpResponse, header: str) -> None:
+    first, *attrs = [p.strip() for p in header.split(";")]
+    name, _, value = first.partition("=")
+    options: dict[str, Any] = {"httponly": False, "samesite": None}
+    for attr in attrs:
+        key, _, val = attr.partition("=")
+        k = key.lower()
+        if k == "max-age":
+            options["max_age"] = int(val)
+        elif k == "path":
+            options["path"] = val
+        elif k == "httponly":
+            options["httponly"] = True
+        elif k == "secure":
+            options["secure"] = True
+        elif k == "samesite":
+            options["samesite"] = val
+    response.set_cookie(name, value, **options)

@@ -1,0 +1,53 @@
+"""ASGI-only behaviour: scopes it must not touch, and the scope key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+
+from trackpref import PreferenceMiddleware
+from trackpref.signals.decisions import Decision
+from trackpref.web.asgi import SCOPE_KEY
+
+
+def test_non_http_scopes_pass_through_untouched() -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.append(dict(scope))
+
+    middleware = PreferenceMiddleware(app)
+
+    async def run() -> None:
+        for kind in ("lifespan", "websocket"):
+            await middleware({"type": kind, "headers": [(b"dnt", b"1")]}, None, None)  # type: ignore[arg-type]
+
+    anyio.run(run)
+    assert [s["type"] for s in seen] == ["lifespan", "websocket"]
+    assert all(SCOPE_KEY not in s for s in seen)
+
+
+def test_decision_attached_and_headers_added_to_tuple_headers() -> None:
+    sent: list[dict[str, Any]] = []
+    got: list[Any] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        got.append(scope[SCOPE_KEY])
+        # A response that gives headers as a tuple must still get Tk.
+        await send({"type": "http.response.start", "status": 200, "headers": ((b"x", b"1"),)})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": [(b"sec-gpc", b"1")]}
+    anyio.run(PreferenceMiddleware(app), scope, receive, send)
+    assert isinstance(got[0], Decision)
+    assert got[0].preference.gpc.enabled
+    headers = dict(sent[0]["headers"])
+    assert headers[b"tk"] == b"N;not-tracking"
+    assert headers[b"x"] == b"1"

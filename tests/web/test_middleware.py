@@ -1,0 +1,295 @@
+"""One behaviour spec, run against both adapters (ASGI and WSGI).
+
+Both middlewares call the same core; this proves they also translate it the
+same way, through real HTTP clients (Starlette's TestClient, httpx's WSGI
+transport).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from trackpref import PreferenceMiddleware, WSGIPreferenceMiddleware
+from trackpref.signals.site_policy import SitePolicy
+from trackpref.web.asgi import SCOPE_KEY
+from trackpref.web.consent import CONSENT_COOKIE, MemoryConsentStore
+from trackpref.web.wsgi import ENVIRON_DECISION
+
+POLICY = SitePolicy(
+    policy="/privacy",
+    config="/privacy#consent",
+    tracking_cookies=("_track", "ad_*"),
+)
+ORIGIN = "http://testserver"
+
+
+def _decision_json(decision: Any) -> dict[str, Any]:
+    return {
+        "preference": decision.preference.state.value,
+        "exception": decision.preference.exception,
+        "tracking_status": decision.tracking_status,
+    }
+
+
+def asgi_app(policy: SitePolicy, store: MemoryConsentStore) -> Any:
+    async def home(request: Request) -> Response:
+        response = JSONResponse(_decision_json(request.scope[SCOPE_KEY]))
+        response.set_cookie("_track", "abc123")
+        response.set_cookie("ad_id", "xyz")
+        response.set_cookie("session", "s1")
+        return response
+
+    async def own_policy(request: Request) -> Response:
+        return Response("x", headers={"Referrer-Policy": "no-referrer"})
+
+    app = Starlette(routes=[Route("/", home), Route("/own", own_policy)])
+    return PreferenceMiddleware(app, policy, consent_store=store)
+
+
+def wsgi_app(policy: SitePolicy, store: MemoryConsentStore) -> Any:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ["PATH_INFO"] == "/own":
+            start_response(
+                "200 OK", [("Content-Type", "text/plain"), ("Referrer-Policy", "no-referrer")]
+            )
+            return [b"x"]
+        body = json.dumps(_decision_json(environ[ENVIRON_DECISION])).encode()
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "application/json"),
+                ("Set-Cookie", "_track=abc123; Path=/"),
+                ("Set-Cookie", "ad_id=xyz; Path=/"),
+                ("Set-Cookie", "session=s1; Path=/"),
+            ],
+        )
+        return [body]
+
+    return WSGIPreferenceMiddleware(app, policy, consent_store=store)
+
+
+@pytest.fixture(params=["asgi", "wsgi"])
+def make_client(request: pytest.FixtureRequest) -> Iterator[Callable[..., httpx.Client]]:
+    clients: list[httpx.Client] = []
+
+    def make(policy: SitePolicy = POLICY, store: MemoryConsentStore | None = None) -> httpx.Client:
+        store = store or MemoryConsentStore()
+        client: httpx.Client
+        if request.param == "asgi":
+            client = TestClient(asgi_app(policy, store))
+        else:
+            client = httpx.Client(
+                transport=httpx.WSGITransport(app=wsgi_app(policy, store)),
+                base_url="http://testserver",
+            )
+        clients.append(client)
+        return client
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+def test_tk_vary_and_referrer_policy_on_every_response(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    client = make_client()
+    r = client.get("/")
+    assert r.headers["tk"] == "T;tracking"
+    assert "DNT" in r.headers["vary"]
+    assert "Sec-GPC" in r.headers["vary"]
+    assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    r = client.get("/", headers={"DNT": "1"})
+    assert r.headers["tk"] == "N;not-tracking"
+    assert r.json()["preference"] == "do-not-track"
+    r = client.get("/", headers={"Sec-GPC": "1"})
+    assert r.headers["tk"] == "N;not-tracking"
+    r = client.get("/", headers={"DNT": "0"})
+    assert r.headers["tk"] == "T;tracking"
+    assert r.json()["preference"] == "allow"
+
+
+def test_app_referrer_policy_is_kept(make_client: Callable[..., httpx.Client]) -> None:
+    r = make_client().get("/own")
+    assert r.headers.get_list("referrer-policy") == ["no-referrer"]
+
+
+def test_tracking_cookies_dropped_only_when_refused(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    client = make_client()
+    r = client.get("/", headers={"DNT": "1"})
+    names = sorted(c.split("=")[0] for c in r.headers.get_list("set-cookie"))
+    assert names == ["session"]
+    r = client.get("/")
+    names = sorted(c.split("=")[0] for c in r.headers.get_list("set-cookie"))
+    assert names == ["_track", "ad_id", "session"]
+
+
+def test_checklist_25_26_34_site_wide_tsr(make_client: Callable[..., httpx.Client]) -> None:
+    r = make_client().get("/.well-known/dnt/")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/tracking-status+json"
+    assert "set-cookie" not in r.headers
+    body = r.json()
+    assert body["tracking"] == "?"
+    assert body["policy"] == "/privacy"
+
+
+def test_checklist_23_28_request_specific_tsr(make_client: Callable[..., httpx.Client]) -> None:
+    client = make_client()
+    tk = client.get("/", headers={"DNT": "1"}).headers["tk"]
+    status, status_id = tk.split(";")
+    r = client.get(f"/.well-known/dnt/{status_id}")
+    assert r.status_code == 200
+    assert r.json()["tracking"] == status
+    assert r.headers["content-type"] == "application/tracking-status+json"
+    assert "set-cookie" not in r.headers
+    assert client.get("/.well-known/dnt/no-such-id").status_code == 404
+
+
+def test_gpc_json(make_client: Callable[..., httpx.Client]) -> None:
+    r = make_client().get("/.well-known/gpc.json")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/json"
+    assert r.json()["gpc"] is True
+
+
+def test_wellknown_refuses_other_methods(make_client: Callable[..., httpx.Client]) -> None:
+    assert make_client().post("/.well-known/dnt/").status_code == 405
+
+
+def test_checklist_37_refuse_without_consent_answers_409(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    policy = SitePolicy(policy="/privacy", config="/privacy#consent", refuse_without_consent=True)
+    client = make_client(policy)
+    r = client.get("/", headers={"DNT": "1"})
+    assert r.status_code == 409
+    assert "consent" in r.text.lower()
+    assert client.get("/").status_code == 200
+    # The declarations stay reachable for the refused visitor.
+    assert client.get("/.well-known/dnt/", headers={"DNT": "1"}).status_code == 200
+
+
+def _api(client: httpx.Client, op: str, data: dict[str, Any], **headers: str) -> httpx.Response:
+    return client.post(
+        "/_trackpref/exceptions",
+        content=json.dumps({"op": op, "data": data}),
+        headers={"Content-Type": "application/json", "Origin": ORIGIN, **headers},
+    )
+
+
+def test_exception_store_then_next_request_is_dnt0_then_revoke(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    store = MemoryConsentStore()
+    client = make_client(store=store)
+    r = _api(client, "store", {})
+    assert r.status_code == 200, r.text
+    assert r.json()["result"] == {"isSiteWide": False} or "isSiteWide" in r.json()["result"]
+    assert r.headers["tk"] == "U"
+    assert CONSENT_COOKIE in client.cookies
+    assert _api(client, "exists", {}).json()["result"] is True
+    r = client.get("/", headers={"DNT": "1", "Sec-GPC": "1"})
+    assert r.json() == {"preference": "allow", "exception": True, "tracking_status": "C"}
+    assert r.headers["tk"] == "C;consent"
+    names = sorted(c.split("=")[0] for c in r.headers.get_list("set-cookie"))
+    assert "_track" in names
+    assert _api(client, "remove", {}).status_code == 200
+    assert _api(client, "exists", {}).json()["result"] is False
+    r = client.get("/", headers={"DNT": "1"})
+    assert r.json()["preference"] == "do-not-track"
+    assert r.headers["tk"] == "N;not-tracking"
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        ({"site": "*", "targets": ["*"]}, "SecurityError"),
+        ({"site": "com"}, "SecurityError"),
+        ({"site": 5}, "SyntaxError"),
+        ({"targets": "not-a-list"}, "SyntaxError"),
+        ({"maxAge": -1}, "SyntaxError"),
+    ],
+)
+def test_hostile_exception_arguments_store_nothing(
+    make_client: Callable[..., httpx.Client], data: dict[str, Any], name: str
+) -> None:
+    store = MemoryConsentStore()
+    client = make_client(store=store)
+    r = _api(client, "store", data)
+    assert r.status_code in (400, 403)
+    assert r.json()["error"]["name"] == name
+    assert CONSENT_COOKIE not in client.cookies
+    assert client.get("/", headers={"DNT": "1"}).json()["preference"] == "do-not-track"
+
+
+def test_exception_api_refuses_cross_origin_and_non_json(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    client = make_client()
+    r = client.post(
+        "/_trackpref/exceptions",
+        content=json.dumps({"op": "store", "data": {}}),
+        headers={"Content-Type": "application/json", "Origin": "http://evil.test"},
+    )
+    assert r.status_code == 403
+    r = client.post(
+        "/_trackpref/exceptions",
+        content="op=store",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": ORIGIN},
+    )
+    assert r.status_code == 415
+    r = client.post(
+        "/_trackpref/exceptions",
+        content=b"{" + b" " * 20000 + b"}",
+        headers={"Content-Type": "application/json", "Origin": ORIGIN},
+    )
+    assert r.status_code == 413
+    r = client.post(
+        "/_trackpref/exceptions",
+        content=b"\xff\xfe not json",
+        headers={"Content-Type": "application/json", "Origin": ORIGIN},
+    )
+    assert r.status_code == 400
+    assert client.get("/_trackpref/exceptions").status_code == 405
+
+
+def test_shim_script_served_with_current_dnt(make_client: Callable[..., httpx.Client]) -> None:
+    r = make_client().get("/_trackpref/exceptions.js", headers={"DNT": "1"})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/javascript")
+    assert "storeTrackingException" in r.text
+    assert 'var dnt = "1";' in r.text
+    assert r.headers["cache-control"] == "private, no-store"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("DNT", "1"), ("DNT", "1")],
+        [("DNT", "1" + "x" * 10_000)],
+        [("DNT", "yes")],
+        [("Sec-GPC", "true"), ("Sec-GPC", "1")],
+        [("Cookie", f"{CONSENT_COOKIE}=../../etc/passwd")],
+        [("Cookie", f"{CONSENT_COOKIE}={'a' * 40}")],
+        [("Cookie", f"{CONSENT_COOKIE}=")],
+    ],
+)
+def test_malformed_headers_never_500(
+    make_client: Callable[..., httpx.Client], headers: list[tuple[str, str]]
+) -> None:
+    r = make_client().get("/", headers=headers)
+    assert r.status_code == 200
+    assert "tk" in r.headers
