@@ -149,7 +149,8 @@ def test_checklist_05_two_dnt_fields() -> None:
     ):
         dnt = parse_dnt(fields)
         assert dnt.choice is None, fields
-        assert not dnt.allow and not dnt.do_not_track
+        assert not dnt.allow
+        assert not dnt.do_not_track
         assert dnt.problem
     assert "2 DNT fields" in (parse_dnt(["1", "0"]).problem or "")
     assert "comma" in (parse_dnt("1,0").problem or "")

@@ -18,7 +18,11 @@ __all__ = ["main"]
 #: name -> (module, attribute, one-line help). Modules define a click command or group.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("trackpref.cli.serve", "serve", "Run the honoring site / collection service."),
-    "audit": ("trackpref.cli.audit", "audit", "Check in a real browser whether sites honor DNT/GPC."),
+    "audit": (
+        "trackpref.cli.audit",
+        "audit",
+        "Check in a real browser whether sites honor DNT/GPC.",
+    ),
     "pref": ("trackpref.cli.pref", "pref", "Show or set your own tracking preference."),
     "proxy": ("trackpref.cli.proxy", "proxy", "Apply your preference to all HTTP(S) traffic."),
     "mail": ("trackpref.cli.mail", "mail", "Find and remove e-mail tracking pixels and links."),
@@ -41,7 +45,9 @@ class LazyGroup(click.Group):
         except ModuleNotFoundError as exc:
             missing = exc.name or "a module"
 
-            @click.command(name=cmd_name, help=short, context_settings={"ignore_unknown_options": True})
+            @click.command(
+                name=cmd_name, help=short, context_settings={"ignore_unknown_options": True}
+            )
             @click.argument("args", nargs=-1, type=click.UNPROCESSED)
             def unavailable(args: tuple[str, ...]) -> None:
                 raise click.ClickException(
