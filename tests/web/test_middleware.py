@@ -293,3 +293,18 @@ def test_malformed_headers_never_500(
     r = make_client().get("/", headers=headers)
     assert r.status_code == 200
     assert "tk" in r.headers
+
+
+def test_checklist_21_24_tk_on_the_middlewares_own_responses(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    """A dynamic site sends Tk on every response, its declarations included, once."""
+    client = make_client()
+    for path in ("/.well-known/dnt/", "/.well-known/gpc.json", "/_trackpref/exceptions.js"):
+        r = client.get(path, headers={"DNT": "1"})
+        assert r.headers.get_list("tk") == ["N;not-tracking"], path
+    assert client.get("/.well-known/dnt/nope").headers.get_list("tk") == ["T;tracking"]
+    r = _api(client, "store", {})
+    assert r.headers.get_list("tk") == ["U"]
+    r = _api(client, "exists", {})
+    assert len(r.headers.get_list("tk")) == 1

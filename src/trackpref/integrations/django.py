@@ -57,7 +57,7 @@ class PreferenceMiddleware:
         if honoring.handles(path):
             own = self._own(request, path, outcome, consent_id)
             if own is not None:
-                return _django_response(own)
+                return _django_response(honoring.declared(own, outcome))
         if outcome.refuse and not outcome.preference.exception:
             return _django_response(honoring.consent_page(outcome))
         response = self.get_response(request)
@@ -74,8 +74,7 @@ class PreferenceMiddleware:
         if not honoring.policy.exceptions_api:
             return None
         if path == honoring.prefix + "/exceptions.js":
-            shim = honoring.shim_response(outcome)
-            return PlainResponse(shim.status, (*shim.headers, *outcome.headers), shim.body)
+            return honoring.shim_response(outcome)
         if path == honoring.prefix + "/exceptions":
             body = request.read(_MAX_API_BODY + 1)
             return honoring.exception_call(

@@ -59,7 +59,8 @@ def _uses(request: Request) -> tuple[list[tuple[str, str]], list[tuple[str, str]
     wont: list[tuple[str, str]] = []
     for purpose in Purpose:
         verdict = d.may(purpose)
-        (will if verdict.allowed else wont).append((purpose.value, verdict.reason))
+        reason = verdict.reason.split(": ", 1)[-1]
+        (will if verdict.allowed else wont).append((purpose.label, reason))
     return will, wont
 
 

@@ -68,6 +68,30 @@ class Purpose(enum.StrEnum):
     SHARING = "sharing"  # sharing or sale to another party
     AI_TRAINING = "ai-training"
 
+    @property
+    def label(self) -> str:
+        """A phrase for people: transparency pages show this, not the code."""
+        return _LABELS[self]
+
+
+_LABELS = {
+    Purpose.SECURITY: "Security and fraud prevention",
+    Purpose.FREQUENCY_CAPPING: "Frequency capping",
+    Purpose.FINANCIAL_LOGGING: "Financial logging and auditing",
+    Purpose.DEBUGGING: "Debugging",
+    Purpose.LEGAL_COMPLIANCE: "Legal compliance",
+    Purpose.SHORT_TERM: "Short-term collection and use",
+    Purpose.CORE_SERVICE: "Providing what you asked for",
+    Purpose.FIRST_PARTY_ANALYTICS: "Measuring this site, by this site",
+    Purpose.CONTEXTUAL_ADVERTISING: "Ads based on this page only",
+    Purpose.MEASUREMENT: "Audience measurement by other parties",
+    Purpose.PERSONALIZATION: "Personalization across sites",
+    Purpose.TARGETED_ADVERTISING: "Targeted advertising",
+    Purpose.PROFILING: "Profiling",
+    Purpose.SHARING: "Sharing or selling your data",
+    Purpose.AI_TRAINING: "Training AI models",
+}
+
 
 #: TCS's permitted uses: open to any party under do-not-track, within their limits.
 PERMITTED_USES = frozenset(

@@ -144,10 +144,10 @@ class PreferenceMiddleware:
             response = honoring.static_response(method, path)
             if response is None:
                 return False
-            await _send_plain(send, response)
+            await _send_plain(send, honoring.declared(response, outcome))
             return True
         if path == honoring.prefix + "/exceptions.js" and honoring.policy.exceptions_api:
-            await _send_plain(send, _with(honoring.shim_response(outcome), outcome))
+            await _send_plain(send, honoring.declared(honoring.shim_response(outcome), outcome))
             return True
         if path == honoring.prefix + "/exceptions" and honoring.policy.exceptions_api:
             body = await _read_body(receive, _MAX_API_BODY + 1)
@@ -161,7 +161,7 @@ class PreferenceMiddleware:
                 consent_id=consent_id,
                 secure=scope.get("scheme") == "https",
             )
-            await _send_plain(send, response)
+            await _send_plain(send, honoring.declared(response, outcome))
             return True
         return False
 
@@ -172,10 +172,6 @@ def _many(value: bytes | tuple[bytes, ...]) -> tuple[bytes, ...]:
 
 def _decoded(value: bytes | tuple[bytes, ...] | None) -> list[str] | None:
     return None if value is None else [v.decode("latin-1") for v in _many(value)]
-
-
-def _with(response: PlainResponse, outcome: Outcome) -> PlainResponse:
-    return PlainResponse(response.status, (*response.headers, *outcome.headers), response.body)
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -311,6 +311,17 @@ class Honoring:
 
     # -- resources the middleware answers itself ----------------------------
 
+    def declared(self, response: PlainResponse, outcome: Outcome) -> PlainResponse:
+        """Add ``Tk`` (and ``Vary``) to a response the middleware itself answers.
+
+        TPE §6.3 wants ``Tk`` on every response of a dynamic site, ours included;
+        a response that already says ``Tk: U`` keeps that one (one ``Tk`` per
+        response).
+        """
+        if any(name == b"tk" for name, _ in response.headers):
+            return response
+        return PlainResponse(response.status, (*response.headers, *outcome.headers), response.body)
+
     def handles(self, path: str) -> bool:
         return path.startswith(("/.well-known/", self.prefix + "/"))
 

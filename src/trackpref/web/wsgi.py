@@ -83,7 +83,7 @@ class WSGIPreferenceMiddleware:
         if path.startswith(self._owned):
             response = self._own(path, environ, outcome, consent_id)
             if response is not None:
-                return _plain(start_response, response)
+                return _plain(start_response, honoring.declared(response, outcome))
         if outcome.refuse and not outcome.preference.exception:
             return _plain(start_response, honoring.consent_page(outcome))
 
@@ -118,10 +118,7 @@ class WSGIPreferenceMiddleware:
         if not honoring.policy.exceptions_api:
             return None
         if path == honoring.prefix + "/exceptions.js":
-            response = honoring.shim_response(outcome)
-            return PlainResponse(
-                response.status, (*response.headers, *outcome.headers), response.body
-            )
+            return honoring.shim_response(outcome)
         if path == honoring.prefix + "/exceptions":
             try:
                 length = int(environ.get("CONTENT_LENGTH") or 0)
