@@ -1,0 +1,409 @@
+"""Deciding, for one image or one link, whether it tracks the reader.
+
+An image is an open pixel when its URL can tell the sender *who* opened the
+message: a known open endpoint of an e-mail service, the recipient's address
+(plain, hashed or base64) in the URL, an open-tracking path with a token, or a
+tiny or hidden image whose URL is dynamic or carries an opaque token. A link is
+a click tracker when it is a known click endpoint, wraps another site's URL,
+sits on a tracking host behind an opaque token, or carries a per-recipient
+tracking parameter.
+
+Decided on purpose (docs/mail.md): a tiny image from a static URL without any
+token (the classic ``spacer.gif``) is *not* a pixel, and neither is a hidden
+static image (responsive mails hide the desktop or mobile variant). Any remote
+image tells the sender's server that *someone* opened the mail from some
+address; only a URL that varies per recipient says who. Blocking all remote
+content is the mail client's job, not this detector's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache, partial
+
+from .endpoints import EndpointKind, EndpointTable
+from .html_scan import ImageTag
+from .redirects import embedded_url
+from .report import Tracker, TrackerKind
+from .tokens import (
+    IMAGE_EXTENSIONS,
+    NO_RECIPIENTS,
+    RecipientForms,
+    find_recipient,
+    is_digest_name,
+    is_token,
+    split_extension,
+)
+from .urls import URLParts, registrable_domain, same_site, split_url, strip_query_keys
+
+__all__ = [
+    "MessageContext",
+    "URLFacts",
+    "classify_image",
+    "classify_link",
+    "is_clickish",
+    "is_functional",
+    "tracking_host_label",
+    "url_facts",
+]
+
+#: Query parameters of image CDNs (resizing, format, cache busting by version).
+_BENIGN_IMAGE_PARAMS = frozenset(
+    {
+        "v",
+        "ver",
+        "version",
+        "w",
+        "h",
+        "width",
+        "height",
+        "fit",
+        "crop",
+        "auto",
+        "fm",
+        "format",
+        "q",
+        "quality",
+        "dpr",
+        "rect",
+        "bg",
+        "blur",
+        "sharp",
+        "trim",
+        "ixlib",
+        "itok",
+        "resize",
+        "size",
+        "scale",
+        "mode",
+    }
+)
+_CLICKISH = frozenset(
+    {
+        "click",
+        "clicks",
+        "c",
+        "l",
+        "r",
+        "ls",
+        "redirect",
+        "redir",
+        "track",
+        "trk",
+        "link",
+        "links",
+        "out",
+        "go",
+        "goto",
+        "away",
+        "exit",
+        "external",
+        "url",
+        "tracking",
+    }
+)
+#: Words that mark a link as doing something for the reader with their identity:
+#: leaving the list, managing it, reading the web version, signing in, an order.
+_FUNCTIONAL = (
+    "unsubscribe",
+    "unsub",
+    "optout",
+    "opt-out",
+    "opt_out",
+    "opt out",
+    "preference",
+    "manage",
+    "subscription",
+    "profile",
+    "webversion",
+    "web-version",
+    "web version",
+    "view-online",
+    "viewonline",
+    "view online",
+    "in browser",
+    "in your browser",
+    "view-in-browser",
+    "reset",
+    "password",
+    "verify",
+    "confirm",
+    "activate",
+    "login",
+    "log in",
+    "signin",
+    "sign-in",
+    "sign in",
+    "invitation",
+    "order",
+    "package",
+    "shipment",
+    "delivery",
+    "receipt",
+    "invoice",
+)
+
+
+#: Path segments of sign-in pages, whose ``next``/``continue`` URL is not a redirect target.
+_AUTH_WORDS = frozenset(
+    {
+        "login",
+        "log-in",
+        "signin",
+        "sign-in",
+        "servicelogin",
+        "sso",
+        "oauth",
+        "oauth2",
+        "auth",
+        "authorize",
+        "authenticate",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageContext:
+    """What the detectors know about the message a URL came from."""
+
+    table: EndpointTable
+    recipients: RecipientForms = NO_RECIPIENTS
+    functional_urls: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class URLFacts:
+    parts: URLParts
+    tokens: tuple[str, ...]
+    query_token: bool
+    extension: str
+    benign_query: bool
+
+    @property
+    def has_token(self) -> bool:
+        return bool(self.tokens)
+
+    @property
+    def static(self) -> bool:
+        """A plain image file: image extension, no query beyond resizing."""
+        return self.extension in IMAGE_EXTENSIONS and self.benign_query
+
+
+@lru_cache(maxsize=32768)
+def url_facts(parts: URLParts) -> URLFacts:
+    segments = parts.segments
+    if segments and is_digest_name(segments[-1]):
+        segments = segments[:-1]
+    tokens = [s for s in segments if is_token(s)]
+    query_token = False
+    benign = True
+    for key, value in parts.query:
+        lowered = key.lower()
+        if lowered not in _BENIGN_IMAGE_PARAMS:
+            benign = False
+        for candidate in (value, key) if not value else (value,):
+            if is_token(candidate):
+                tokens.append(candidate)
+                query_token = True
+    extension = split_extension(parts.segments[-1])[1] if parts.segments else ""
+    return URLFacts(parts, tuple(tokens), query_token, extension, benign)
+
+
+def tracking_host_label(parts: URLParts, table: EndpointTable) -> str | None:
+    """The subdomain label that marks a tracking host (``click.``, ``links2.``)."""
+    site = registrable_domain(parts.host)
+    if len(parts.host) <= len(site):
+        return None
+    for label in parts.host[: -len(site) - 1].split("."):
+        bare = label.lower().rstrip("0123456789")
+        if bare in table.tracking_host_labels:
+            return label.lower()
+    return None
+
+
+def is_clickish(parts: URLParts) -> bool:
+    for segment in parts.segments:
+        stem = split_extension(segment)[0].lower()
+        if stem in _CLICKISH:
+            return True
+    return False
+
+
+def is_functional(
+    parts: URLParts, text: str = "", functional_urls: frozenset[str] = frozenset()
+) -> bool:
+    """Does the link serve the reader (unsubscribe, sign in, an order)?
+
+    Such links carry the recipient's identity because they must; that alone
+    does not make them trackers.
+    """
+    if parts.url in functional_urls:
+        return True
+    haystack = (parts.path + "?" + parts.raw_query + " " + text).lower()
+    return any(word in haystack for word in _FUNCTIONAL)
+
+
+def _is_tiny(img: ImageTag) -> bool:
+    w, h = img.width, img.height
+    if w is None and h is None:
+        return False
+    if (w is not None and w <= 0) or (h is not None and h <= 0):
+        return True
+    return (w is None or w <= 2) and (h is None or h <= 2)
+
+
+def _size_text(img: ImageTag) -> str:
+    def fmt(v: float | None) -> str:
+        return "?" if v is None else f"{v:g}"
+
+    return f"{fmt(img.width)}×{fmt(img.height)} image"
+
+
+def _has_token(parts: URLParts) -> bool:
+    return url_facts(parts).has_token
+
+
+def classify_image(img: ImageTag, ctx: MessageContext) -> Tracker | None:
+    parts = split_url(img.src)
+    if parts is None:
+        return None
+    reasons: list[str] = []
+    service: str | None = None
+    match = ctx.table.match(
+        EndpointKind.OPEN,
+        parts.host,
+        parts.segments,
+        parts.query_keys,
+        partial(_has_token, parts),
+    )
+    if match is not None:
+        reasons.append(match.describe(EndpointKind.OPEN))
+        service = match.service
+    who = find_recipient(parts, ctx.recipients)
+    if who:
+        reasons.append(f"{who} in the image URL")
+    tiny = _is_tiny(img)
+    if not reasons:
+        generic = ctx.table.generic_open_path(parts.segments)
+        if generic or tiny or img.hidden:
+            facts = url_facts(parts)
+            if generic and (facts.has_token or tiny or img.hidden):
+                reasons.append(
+                    f"open-tracking path {generic}"
+                    + (" with an opaque token" if facts.has_token else f" on a {_size_text(img)}")
+                )
+            elif tiny and (facts.has_token or not facts.static):
+                why = "an opaque token" if facts.has_token else "a dynamic URL"
+                reasons.append(f"{_size_text(img)} with {why}")
+            elif img.hidden and (facts.query_token or not facts.static):
+                why = "an opaque token" if facts.query_token else "a dynamic URL"
+                reasons.append(f"hidden image ({img.hidden}) with {why}")
+        else:
+            label = tracking_host_label(parts, ctx.table)
+            if label:
+                facts = url_facts(parts)
+                if facts.has_token and not facts.static:
+                    reasons.append(f"image from tracking host {label}.… with an opaque token")
+    if not reasons:
+        return None
+    if match is not None or who:
+        if tiny:
+            reasons.append(_size_text(img))
+        elif img.hidden:
+            reasons.append(f"hidden ({img.hidden})")
+    return Tracker(img.src, TrackerKind.PIXEL, "; ".join(reasons), service=service)
+
+
+def _signs_in(parts: URLParts) -> bool:
+    for segment in parts.segments:
+        stem = split_extension(segment)[0].lower()
+        if stem in _AUTH_WORDS:
+            return True
+    return False
+
+
+def _wraps(parts: URLParts, inner: URLParts, known: bool, table: EndpointTable) -> bool:
+    """Is an embedded URL a redirect destination?
+
+    Not when the link only carries it (a share button, a calendar entry), nor
+    when it is where a sign-in page returns to (``/login?next=``, SSO's
+    ``continue=``): those send the reader on as a service, not to count a click.
+    """
+    if known:
+        return True
+    if table.is_url_carrier(parts.host, parts.segments) or _signs_in(parts):
+        return False
+    return not same_site(parts.host, inner.host) or is_clickish(parts)
+
+
+def _opaque_tracker(parts: URLParts, table: EndpointTable) -> bool:
+    token = partial(_has_token, parts)
+    if table.match(EndpointKind.CLICK, parts.host, parts.segments, parts.query_keys, token):
+        return True
+    return bool(tracking_host_label(parts, table)) and token()
+
+
+def _resolve(url: str, table: EndpointTable, depth: int = 0) -> str | None:
+    """Where a wrapped link finally goes, if every layer says so openly."""
+    parts = split_url(url)
+    if parts is None:
+        return None
+    found = embedded_url(parts)
+    if found is not None and depth < 4:
+        inner = split_url(found[0])
+        known = _opaque_tracker(parts, table)
+        if inner is not None and _wraps(parts, inner, known, table):
+            return _resolve(found[0], table, depth + 1)
+    if _opaque_tracker(parts, table):
+        return None
+    params = _tracking_params(parts, table)
+    return strip_query_keys(parts.url, frozenset(params)) if params else parts.url
+
+
+def _tracking_params(parts: URLParts, table: EndpointTable) -> list[str]:
+    return [key.lower() for key, _ in parts.query if key.lower() in table.tracking_params]
+
+
+def classify_link(href: str, text: str, ctx: MessageContext) -> Tracker | None:
+    parts = split_url(href)
+    if parts is None:
+        return None
+    table = ctx.table
+    reasons: list[str] = []
+    service: str | None = None
+    target: str | None = None
+    token = partial(_has_token, parts)
+    match = table.match(EndpointKind.CLICK, parts.host, parts.segments, parts.query_keys, token)
+    opaque = match is not None
+    if match is not None:
+        reasons.append(match.describe(EndpointKind.CLICK))
+        service = match.service
+    found = embedded_url(parts)
+    wrapped = False
+    if found is not None:
+        inner = split_url(found[0])
+        if inner is not None and _wraps(parts, inner, match is not None, table):
+            wrapped = True
+            if match is None:
+                reasons.append(f"redirect wrapper (destination in its {found[1]})")
+            target = _resolve(found[0], table)
+    if not reasons:
+        label = tracking_host_label(parts, table)
+        if label and token() and not is_functional(parts, text, ctx.functional_urls):
+            reasons.append(f"tracking host {label}.… with an opaque token")
+            opaque = True
+    params = _tracking_params(parts, table)
+    if params:
+        names = ", ".join(params)
+        owners = sorted({table.tracking_params[p] for p in params})
+        reasons.append(f"per-recipient tracking parameter {names} ({', '.join(owners)})")
+        service = service or owners[0]
+        if not wrapped and not opaque:
+            target = strip_query_keys(parts.url, frozenset(params))
+    if not reasons:
+        who = find_recipient(parts, ctx.recipients)
+        if who and not is_functional(parts, text, ctx.functional_urls):
+            reasons.append(f"{who} in the link")
+    if not reasons:
+        return None
+    return Tracker(href, TrackerKind.CLICK, "; ".join(reasons), service=service, target=target)

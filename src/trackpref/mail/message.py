@@ -1,0 +1,235 @@
+"""One raw message read with the standard ``email`` package, defensively.
+
+Only the parts a reader sees as text are decoded: ``text/html`` and
+``text/plain`` that are not attachments. Images, PDFs and archives are never
+decoded, however large. Every problem becomes a sentence in ``errors`` (which
+part, which charset, which limit), and reading goes on with what can be read.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email
+import email.errors
+import email.header
+import email.message
+import email.policy
+import email.utils
+from dataclasses import dataclass
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limits",
+    "ParsedMessage",
+    "TextPart",
+    "decode_text",
+    "header_text",
+    "parse_message",
+]
+
+_RECIPIENT_HEADERS = ("to", "cc", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Caps that keep one hostile message from stalling a scan.
+
+    ``max_message_bytes``: larger messages are reported and skipped (their
+    attachments are the bulk, and a 64 MiB newsletter is not a newsletter).
+    ``max_text_chars``: only this much of a decoded text part is parsed; the
+    cleaner leaves a part it could not read completely untouched.
+    """
+
+    max_message_bytes: int = 64 * 1024 * 1024
+    max_text_chars: int = 1024 * 1024
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    subtype: str
+    text: str
+    number: int
+    complete: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMessage:
+    message_id: str | None
+    sender: str | None
+    sender_address: str | None
+    subject: str | None
+    list_id: str | None
+    sent_day: str | None
+    recipients: tuple[str, ...]
+    list_unsubscribe: tuple[str, ...]
+    parts: tuple[TextPart, ...]
+    errors: tuple[str, ...]
+
+
+def header_text(value: object) -> str | None:
+    """A header as readable text, RFC 2047 words decoded, never raising."""
+    if value is None:
+        return None
+    raw = str(value)
+    if "=?" not in raw and raw.isascii():  # nothing encoded: skip the slow path
+        return " ".join(raw.split()) or None
+    try:
+        text = str(email.header.make_header(email.header.decode_header(raw)))
+    except (LookupError, UnicodeError, ValueError, email.errors.HeaderParseError):
+        text = raw
+    text = " ".join(text.split())
+    return text.encode("utf-8", "replace").decode("utf-8") or None
+
+
+def _addresses(msg: email.message.Message, names: tuple[str, ...]) -> list[str]:
+    values: list[str] = []
+    for name in names:
+        values.extend(str(v) for v in msg.get_all(name, []))
+    try:
+        pairs = email.utils.getaddresses(values)
+    except Exception:  # getaddresses has raised on malformed input in some releases
+        return []
+    return [addr for _, addr in pairs if "@" in addr]
+
+
+def _list_unsubscribe(msg: email.message.Message) -> tuple[str, ...]:
+    value = header_text(msg.get("List-Unsubscribe")) or ""
+    urls = []
+    for piece in value.split(","):
+        piece = piece.strip().strip("<>").strip()
+        if piece.lower().startswith(("http://", "https://")):
+            urls.append(piece)
+    return tuple(urls)
+
+
+def _sent_day(value: object) -> str | None:
+    """The UTC day a message was sent, or ``None`` if its ``Date`` is unusable."""
+    if value is None:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(str(value))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        return when.date().isoformat()
+    return when.astimezone(datetime.UTC).date().isoformat()
+
+
+def decode_text(payload: bytes, charset: str | None) -> tuple[str, str, str | None]:
+    """Bytes to text without losing a byte: ``(text, codec used, problem)``.
+
+    Undecodable bytes become surrogates (``surrogateescape``), so encoding the
+    text back with the codec used gives the original bytes; an unknown
+    charset is read as Latin-1, which maps every byte and keeps the ASCII
+    markup intact.
+    """
+    name = (charset or "").strip().lower() or None
+    if name is not None:
+        try:
+            text = payload.decode(name, "surrogateescape")
+        except LookupError:
+            return (
+                payload.decode("latin-1"),
+                "latin-1",
+                (f"unknown charset {charset!r}; read as Latin-1 so the markup could be scanned"),
+            )
+        except ValueError as exc:  # codecs without surrogateescape support, NUL in names
+            problem = f"charset {charset!r} failed ({exc}); read as Latin-1"
+            return payload.decode("latin-1"), "latin-1", problem[:300]
+        if _has_surrogates(text):
+            return (
+                text,
+                name,
+                f"bytes not valid in the declared charset {charset!r}; kept as they are",
+            )
+        return text, name, None
+    text = payload.decode("utf-8", "surrogateescape")
+    if _has_surrogates(text):
+        return text, "utf-8", "no charset declared and the bytes are not UTF-8; kept as they are"
+    return text, "utf-8", None
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _defect_text(where: str, defect: object) -> str:
+    name = type(defect).__name__
+    detail = str(defect)
+    return f"{where}: broken MIME ({name}{': ' + detail if detail else ''})"[:300]
+
+
+def parse_message(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> ParsedMessage:
+    try:
+        return _parse(raw, limits)
+    except RecursionError:
+        # The email package recurses once per nesting level of multiparts.
+        problem = "MIME parts are nested too deeply to be read; not scanned"
+        return ParsedMessage(None, None, None, None, None, None, (), (), (), (problem,))
+
+
+def _parse(raw: bytes, limits: Limits) -> ParsedMessage:
+    errors: list[str] = []
+    if len(raw) > limits.max_message_bytes:
+        size = len(raw) / 1024 / 1024
+        cap = limits.max_message_bytes / 1024 / 1024
+        return ParsedMessage(
+            None, None, None, None, None, None, (), (), (),
+            (f"message is {size:.1f} MiB, over the {cap:.0f} MiB limit; not scanned",),
+        )  # fmt: skip
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    sender = header_text(msg.get("From"))
+    senders = _addresses(msg, ("from",))
+    parts: list[TextPart] = []
+    for defect in msg.defects:
+        errors.append(_defect_text("message", defect))
+    for number, part in enumerate(msg.walk()):
+        if number:
+            for defect in part.defects:
+                errors.append(_defect_text(f"part {number}", defect))
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        if ctype not in ("text/html", "text/plain"):
+            continue
+        if part.get_content_disposition() == "attachment":
+            continue
+        label = f"part {number} ({ctype})"
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            errors.append(f"{label}: body could not be decoded")
+            continue
+        cte = str(part.get("Content-Transfer-Encoding", "7bit")).strip().lower()
+        if cte not in ("7bit", "8bit", "binary", "base64", "quoted-printable", ""):
+            errors.append(f"{label}: unknown Content-Transfer-Encoding {cte!r}; read as-is")
+        text, _, problem = decode_text(payload, part.get_content_charset())
+        if problem:
+            errors.append(f"{label}: {problem}")
+        complete = True
+        if len(text) > limits.max_text_chars:
+            errors.append(
+                f"{label}: {len(text):,} characters, over the {limits.max_text_chars:,}-character"
+                " limit; only the start was scanned and the part is not cleaned"
+            )
+            text = text[: limits.max_text_chars]
+            complete = False
+        parts.append(TextPart(ctype.split("/")[1], text, number, complete))
+    return ParsedMessage(
+        message_id=header_text(msg.get("Message-ID")),
+        sender=sender,
+        sender_address=senders[0].lower() if senders else None,
+        subject=header_text(msg.get("Subject")),
+        list_id=header_text(msg.get("List-Id")),
+        sent_day=_sent_day(msg.get("Date")),
+        recipients=tuple(_addresses(msg, _RECIPIENT_HEADERS)),
+        list_unsubscribe=_list_unsubscribe(msg),
+        parts=tuple(parts),
+        errors=tuple(errors),
+    )

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import mailbox
+from pathlib import Path
+
+import pytest
+from mail_helpers import newsletter
+
+from trackpref.mail import MailFormat, MailSourceError, detect_format, read_messages
+from trackpref.mail.mailstore import output_path
+
+
+def _mbox(path: Path, messages: list[bytes]) -> None:
+    box = mailbox.mbox(str(path), create=True)
+    for raw in messages:
+        box.add(b"From sender@example.org Wed May  1 09:00:00 2024\n" + raw)
+    box.flush()
+    box.close()
+
+
+def test_detect_format(tmp_path: Path) -> None:
+    eml = tmp_path / "one.eml"
+    eml.write_bytes(newsletter("<p>x</p>"))
+    mbox = tmp_path / "box"
+    _mbox(mbox, [newsletter("<p>x</p>")])
+    maildir = tmp_path / "Maildir"
+    mailbox.Maildir(str(maildir), create=True).close()
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    assert detect_format(eml) is MailFormat.EML
+    assert detect_format(mbox) is MailFormat.MBOX
+    assert detect_format(maildir) is MailFormat.MAILDIR
+    assert detect_format(folder) is MailFormat.EML_DIR
+    with pytest.raises(MailSourceError, match="no such file"):
+        detect_format(tmp_path / "missing")
+
+
+def test_mbox_reader_agrees_with_the_mailbox_module(tmp_path: Path) -> None:
+    messages = [
+        newsletter("<p>one</p>", message_id="<1@x>"),
+        newsletter("<p>From the start\n>From quoted</p>", message_id="<2@x>", cte="8bit"),
+        newsletter("<p>three</p>", message_id="<3@x>", crlf=True),
+    ]
+    path = tmp_path / "inbox"
+    _mbox(path, messages)
+    ours = list(read_messages(path))
+    box = mailbox.mbox(str(path), create=False)
+    try:
+        theirs = [box.get_bytes(key) for key in box.iterkeys()]
+    finally:
+        box.close()
+    assert [m.message.data for m in ours] == theirs
+    assert [m.message.key for m in ours] == ["0", "1", "2"]
+    assert all(m.envelope.startswith(b"From sender@example.org") for m in ours)
+
+
+def test_maildir_keeps_names_and_folders(tmp_path: Path) -> None:
+    root = tmp_path / "Maildir"
+    box = mailbox.Maildir(str(root), create=True)
+    msg = mailbox.MaildirMessage(newsletter("<p>x</p>"))
+    msg.set_subdir("cur")
+    msg.set_flags("S")
+    key = box.add(msg)
+    box.add(newsletter("<p>y</p>"))
+    box.close()
+    (root / "cur" / ".hidden").write_bytes(b"x")
+    stored = list(read_messages(root))
+    assert sorted(s.location.split("/")[0] for s in stored) == ["cur", "new"]
+    seen = next(s for s in stored if s.location.startswith("cur/"))
+    assert seen.location == f"cur/{key}:2,S"
+    assert seen.message.key == key
+
+
+def test_eml_folder_is_read_recursively_in_order(tmp_path: Path) -> None:
+    for name in ("b.eml", "a.EML", "sub/c.eml", ".hidden.eml", "notes.txt"):
+        path = tmp_path / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(newsletter(f"<p>{name}</p>"))
+    assert [s.location for s in read_messages(tmp_path)] == ["a.EML", "b.eml", "sub/c.eml"]
+
+
+def test_unreadable_files_become_per_message_errors(tmp_path: Path) -> None:
+    (tmp_path / "ok.eml").write_bytes(newsletter("<p>x</p>"))
+    (tmp_path / "dir.eml").mkdir()  # not a file: os.walk lists it as a directory, so it is skipped
+    bad = tmp_path / "bad.eml"
+    bad.symlink_to(tmp_path / "nowhere.eml")
+    stored = list(read_messages(tmp_path))
+    errors = {s.location: s.error for s in stored}
+    assert errors["ok.eml"] is None
+    assert errors["bad.eml"] is not None
+    assert "cannot be read" in errors["bad.eml"]
+
+
+def test_output_path_refuses_to_touch_the_original(tmp_path: Path) -> None:
+    eml = tmp_path / "one.eml"
+    eml.write_bytes(b"x")
+    folder = tmp_path / "Maildir"
+    folder.mkdir()
+    assert output_path(eml, tmp_path / "out") == tmp_path / "out" / "one.eml"
+    with pytest.raises(MailSourceError, match="overwrite the original"):
+        output_path(eml, tmp_path)
+    with pytest.raises(MailSourceError, match="inside"):
+        output_path(folder, folder / "clean")
+    with pytest.raises(MailSourceError, match="overwrite the original"):
+        output_path(folder, tmp_path)
+    with pytest.raises(MailSourceError, match="not a directory"):
+        output_path(folder, eml)

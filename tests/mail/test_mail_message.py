@@ -1,0 +1,138 @@
+"""Reading one message defensively: charsets, broken MIME, limits, attachments."""
+
+from __future__ import annotations
+
+import email.message
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from trackpref.mail.message import Limits, decode_text, header_text, parse_message
+
+
+def _raw(
+    body: bytes, ctype: str = 'text/html; charset="utf-8"', cte: str = "8bit", extra: str = ""
+) -> bytes:
+    head = (
+        "From: =?utf-8?q?Caf=C3=A9?= <news@cafe.example>\r\nTo: a@example.org, B <b@example.org>"
+        "\r\n"
+        f"Subject: Hi\r\nMIME-Version: 1.0\r\nContent-Type: {ctype}\r\nContent-Transfer-Encoding: "
+        f"{cte}\r\n{extra}\r\n"
+    )
+    return head.encode() + body
+
+
+def test_headers_and_recipients() -> None:
+    parsed = parse_message(
+        _raw(
+            b"<p>x</p>",
+            extra="List-Unsubscribe: <mailto:u@x.example>, <https://x.example/u?t=1>\r\n",
+        )
+    )
+    assert parsed.sender == "Café <news@cafe.example>"
+    assert parsed.sender_address == "news@cafe.example"
+    assert parsed.recipients == ("a@example.org", "b@example.org")
+    assert parsed.list_unsubscribe == ("https://x.example/u?t=1",)
+    assert parsed.errors == ()
+    assert parsed.parts[0].text == "<p>x</p>"
+
+
+def test_unknown_charset_is_read_as_latin1_and_reported() -> None:
+    parsed = parse_message(
+        _raw(
+            '<img src="https://t.example/o.gif">\xe9'.encode("latin-1"),
+            'text/html; charset="x-klingon"',
+        )
+    )
+    assert parsed.parts[0].text.startswith('<img src="https://t.example/o.gif">')
+    assert parsed.errors == (
+        "part 0 (text/html): unknown charset 'x-klingon'; read as Latin-1 so the markup could be "
+        "scanned",
+    )
+
+
+def test_wrong_charset_keeps_the_bytes_and_says_so() -> None:
+    parsed = parse_message(_raw(b"<p>caf\xe9</p>", 'text/html; charset="utf-8"'))
+    [error] = parsed.errors
+    assert "not valid in the declared charset 'utf-8'" in error
+    text, codec, _ = decode_text(b"<p>caf\xe9</p>", "utf-8")
+    assert text.encode(codec, "surrogateescape") == b"<p>caf\xe9</p>"
+
+
+@pytest.mark.parametrize("charset", ["rot13", "base64", "utf-8\x00", "idna"])
+def test_non_text_codecs_are_refused(charset: str) -> None:
+    text, codec, problem = decode_text(b"<p>x</p>", charset)
+    assert text == "<p>x</p>"
+    assert codec == "latin-1"
+    assert problem is not None
+
+
+def test_broken_mime_is_reported_and_reading_goes_on() -> None:
+    raw = (
+        b"From: a@shop.example\r\nSubject: broken\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/alternative; boundary="BOUND"\r\n\r\n'
+        b"--BOUND\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        b"PGltZyBzcmM9Imh0dHBzOi8vdC5leGFtcGxlL28uZ2lmIj4=!!!\r\n"
+    )  # no closing boundary, junk in the base64
+    parsed = parse_message(raw)
+    assert any("CloseBoundaryNotFoundDefect" in e for e in parsed.errors)
+    assert parsed.parts[0].text.startswith('<img src="https://t.example/o.gif">')
+
+
+def test_limits_cut_text_parts_and_skip_huge_messages() -> None:
+    parsed = parse_message(_raw(b"<p>" + b"x" * 5000 + b"</p>"), Limits(max_text_chars=1000))
+    assert len(parsed.parts[0].text) == 1000
+    assert not parsed.parts[0].complete
+    assert "over the 1,000-character limit" in parsed.errors[0]
+    huge = parse_message(_raw(b"x" * 3000), Limits(max_message_bytes=2000))
+    assert huge.parts == ()
+    assert "over the" in huge.errors[0]
+
+
+def test_attachments_and_non_text_parts_are_never_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    msg = EmailMessage()
+    msg["From"] = "a@shop.example"
+    msg.set_content("<p>hi</p>", subtype="html")
+    msg.add_attachment(b"\x89PNG" * 200_000, maintype="image", subtype="png", filename="big.png")
+    msg.add_attachment("<p>attached page</p>", subtype="html", filename="page.html")
+    decoded: list[str] = []
+    original: Any = email.message.Message.get_payload
+
+    def spy(self: email.message.Message, i: int | None = None, decode: bool = False) -> object:
+        if decode:
+            decoded.append(self.get_content_type())
+        return original(self, i, decode)
+
+    monkeypatch.setattr(email.message.Message, "get_payload", spy)
+    parsed = parse_message(msg.as_bytes())
+    assert decoded == ["text/html"]
+    assert [p.text for p in parsed.parts] == ["<p>hi</p>\n"]
+
+
+def test_header_text() -> None:
+    assert header_text("=?utf-8?q?Caf=C3=A9?=  news") == "Café news"
+    assert header_text("=?x-unknown?q?abc?=") is not None
+    assert header_text(None) is None
+
+
+@given(st.text(max_size=120))
+def test_header_text_never_raises(value: str) -> None:
+    result = header_text(value)
+    assert result is None or isinstance(result, str)
+
+
+@given(st.binary(max_size=2000))
+def test_parse_message_never_raises(raw: bytes) -> None:
+    parse_message(raw)
+
+
+def test_absurdly_deep_nesting_is_a_clear_error() -> None:
+    raw = b"From: a@shop.example\nSubject: deep\n"
+    for level in range(3000):
+        raw += b'Content-Type: multipart/mixed; boundary="b%d"\n\n--b%d\n' % (level, level)
+    raw += b"Content-Type: text/html\n\n<p>x</p>\n"
+    parsed = parse_message(raw)
+    assert parsed.errors == ("MIME parts are nested too deeply to be read; not scanned",)

@@ -1,0 +1,118 @@
+"""Byte ranges of MIME leaves must agree with what ``email`` itself reads."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from email.message import EmailMessage
+from email.policy import SMTP, default
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from trackpref.mail.parts import encode_body, find_leaves
+
+
+def _message(html: str, text: str, cte: str, crlf: bool, attach: bytes) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "a@shop.example"
+    msg["Subject"] = "s"
+    msg.set_content(text, cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", cte=cte)
+    if attach:
+        msg.add_attachment(attach, maintype="application", subtype="octet-stream", filename="a.bin")
+    return msg.as_bytes(policy=SMTP if crlf else default)
+
+
+def _payloads(raw: bytes) -> list[bytes]:
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    out = []
+    for part in msg.walk():
+        if not part.is_multipart():
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            out.append(payload)
+    return out
+
+
+def _leaf_payloads(raw: bytes) -> list[bytes]:
+    out = []
+    for leaf in find_leaves(raw):
+        part = email.message_from_bytes(
+            raw[leaf.start : leaf.body_end], policy=email.policy.compat32
+        )
+        payload = part.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        out.append(payload)
+    return out
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    st.text(max_size=300),
+    st.text(max_size=100),
+    st.sampled_from(["quoted-printable", "base64", "8bit"]),
+    st.booleans(),
+    st.binary(max_size=200),
+)
+def test_leaves_match_the_email_package(
+    html: str, text: str, cte: str, crlf: bool, attach: bytes
+) -> None:
+    raw = _message(html, text, cte, crlf, attach)
+    assert _leaf_payloads(raw) == _payloads(raw)
+
+
+def test_nested_multiparts_and_forwarded_messages() -> None:
+    inner = EmailMessage()
+    inner["Subject"] = "inner"
+    inner.set_content("<p>inner</p>", subtype="html")
+    outer = EmailMessage()
+    outer["Subject"] = "outer"
+    outer.set_content("hello")
+    outer.add_alternative("<p>outer</p>", subtype="html")
+    outer.add_attachment(inner)
+    raw = outer.as_bytes()
+    types = [leaf.content_type for leaf in find_leaves(raw)]
+    assert types == ["text/plain", "text/html", "text/html"]
+
+
+def test_boundary_prefix_of_another_boundary() -> None:
+    raw = (
+        b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: multipart/alternative;'
+        b' boundary="bb"\n\n'
+        b"--bb\nContent-Type: text/plain\n\none\n--bb\nContent-Type: text/html\n\n<p>two</p>"
+        b"\n--bb--\n--b--\n"
+    )
+    leaves = find_leaves(raw)
+    assert [raw[leaf.body_start : leaf.body_end] for leaf in leaves] == [b"one", b"<p>two</p>"]
+
+
+@pytest.mark.parametrize("cte", ["base64", "quoted-printable", "7bit", "8bit"])
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n"])
+def test_encode_body_follows_the_original_shape(cte: str, eol: bytes) -> None:
+    data = ("<p>" + "é" * 100 + "</p>").encode() + eol + b"<p>end</p>" + eol
+    original = b"line" + eol + b"line" + eol
+    body = encode_body(data, cte, original)
+    assert body is not None
+    assert body.endswith(eol)
+    if eol == b"\r\n":
+        assert b"\n" not in body.replace(b"\r\n", b"")
+    msg = email.message_from_bytes(
+        b"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: "
+        + cte.encode()
+        + b"\r\n\r\n"
+        + body
+    )
+    payload = msg.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    assert payload.replace(b"\r\n", b"\n").rstrip(b"\n") == data.replace(b"\r\n", b"\n").rstrip(
+        b"\n"
+    )
+    assert encode_body(data, "x-uuencode", original) is None
+
+
+@given(st.binary(max_size=2000))
+def test_find_leaves_never_raises(raw: bytes) -> None:
+    for leaf in find_leaves(raw):
+        assert 0 <= leaf.start <= leaf.body_start <= leaf.body_end <= len(raw)
