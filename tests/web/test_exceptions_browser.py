@@ -38,7 +38,7 @@ def test_exception_loop_in_chromium(
             )
 
             result = page.evaluate("navigator.storeTrackingException({})")
-            assert result == {"isSiteWide": False}
+            assert result == {"isSiteWide": True}  # {} stores [site, *]
             assert page.evaluate("navigator.trackingExceptionExists({})") is True
             assert page.evaluate("navigator.doNotTrack") == "0"
             pref = page.evaluate("fetch('/api/preference').then(r => r.json())")

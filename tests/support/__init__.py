@@ -1,0 +1,1 @@
+"""Helpers for the integration tests: real servers on loopback, real Chromium, real PostgreSQL."""
