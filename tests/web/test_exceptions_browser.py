@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import sync_playwright
-from support.browser import launch_chromium
 
+from support.browser import launch_chromium
 from trackpref.service import create_app
 
 pytestmark = pytest.mark.browser
