@@ -1,0 +1,200 @@
+"""Crawls: many sites, a bounded number of browsers, results that survive Ctrl-C.
+
+Each browser is a worker that takes the next URL, audits it under a hard
+deadline, and writes the result to the store before taking another, so the
+store always holds every finished site. A browser that dies is relaunched and
+the site tried once more; a site that blows its deadline is recorded as a
+failure and the browser is replaced, since it may be wedged. The crawl goes on
+whatever one site does.
+
+Interrupting is safe at any point: the sites in flight are dropped (nothing of
+them was written), and the same command resumes with the URLs not yet done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import async_playwright
+
+from .driver import BrowserBroken, BrowserDriver
+from .failures import Failure, FailureKind
+from .fetch import DeclarationFetcher
+from .history import compare
+from .report import build_report, site_to_json, write_json
+from .report_html import write_html
+from .runner import AuditConfig, SiteAuditor
+from .site import SiteAudit, failed_site
+from .states import SignalState
+from .store import CrawlInfo, ResultStore
+from .trackers import TrackerKnowledge, sightings_from
+
+__all__ = ["MAX_BROWSERS", "AuditSetupError", "CrawlResult", "run_crawl", "write_reports"]
+
+#: Browsers at once, at most: each takes ~350 MiB and a core under load.
+MAX_BROWSERS = 2
+
+SiteHook = Callable[[Mapping[str, Any]], None]
+StartHook = Callable[[CrawlInfo], None]
+
+
+class AuditSetupError(RuntimeError):
+    """The crawl cannot start (no browser, unusable store); nothing was audited."""
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlResult:
+    crawl: CrawlInfo
+    knowledge: TrackerKnowledge
+
+
+#: Errors Playwright leaves in orphaned futures when its driver dies with the
+#: crawl (Ctrl-C reaches the whole process group); reported already, not news.
+_SHUTDOWN_NOISE = (
+    "Connection closed while reading from the driver",
+    "Target page, context or browser has been closed",
+)
+
+
+def _quiet_shutdown(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    exc = context.get("exception")
+    if exc is not None and any(text in str(exc) for text in _SHUTDOWN_NOISE):
+        return
+    loop.default_exception_handler(context)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def crawl_options(config: AuditConfig) -> dict[str, Any]:
+    """The options that change what is measured, and so identify a crawl."""
+    return {"states": [s.value for s in config.states], "repeats": config.repeats}
+
+
+async def run_crawl(
+    urls: Sequence[str],
+    *,
+    store: ResultStore,
+    config: AuditConfig,
+    concurrency: int = 1,
+    fresh: bool = False,
+    base_knowledge: TrackerKnowledge | None = None,
+    on_start: StartHook | None = None,
+    on_site: SiteHook | None = None,
+) -> CrawlResult:
+    """Audit ``urls`` (resuming an unfinished crawl of the same list) and store
+    each result as it completes."""
+    if not 1 <= concurrency <= MAX_BROWSERS:
+        raise AuditSetupError(f"concurrency {concurrency}: use 1 to {MAX_BROWSERS} browsers")
+    asyncio.get_running_loop().set_exception_handler(_quiet_shutdown)
+    info = store.open_crawl(urls, crawl_options(config), fresh=fresh)
+    base = base_knowledge or TrackerKnowledge()
+    knowledge = store.knowledge(
+        threshold=base.threshold, tds_trackers=base.tds_trackers, entities=base.entities
+    )
+    if on_start is not None:
+        on_start(info)
+    pending = list(info.pending)
+    if not pending:
+        store.finish_crawl(info.id)
+        return CrawlResult(info, knowledge)
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for url in pending:
+        queue.put_nowait(url)
+    state = {"knowledge": knowledge}
+    browser = config.browser
+    async with (
+        async_playwright() as playwright,
+        DeclarationFetcher(
+            host_rules=browser.host_rules,
+            timeout=min(browser.page_timeout, 15.0),
+            verify=not browser.ignore_https_errors,
+        ) as fetcher,
+    ):
+
+        async def launch() -> BrowserDriver:
+            try:
+                return await BrowserDriver.launch(playwright, browser)
+            except (FileNotFoundError, PlaywrightError) as exc:
+                raise AuditSetupError(f"cannot start Chromium: {exc}") from exc
+
+        async def audit_one(
+            driver: BrowserDriver | None, url: str
+        ) -> tuple[SiteAudit, BrowserDriver | None]:
+            failure = Failure(FailureKind.BROWSER, "the browser failed twice on this site")
+            for _ in range(2):
+                if driver is None or not driver.connected:
+                    driver = await launch()
+                auditor = SiteAuditor(driver, fetcher, config, state["knowledge"])
+                try:
+                    audit = await asyncio.wait_for(auditor.audit(url), config.site_deadline)
+                except BrowserBroken as exc:
+                    failure = Failure(FailureKind.BROWSER, f"the browser failed: {exc}")
+                    await driver.close()
+                    driver = None
+                    continue
+                except TimeoutError:
+                    await driver.close()
+                    message = f"the audit took longer than {config.site_deadline:g} s"
+                    return failed_site(
+                        url, Failure(FailureKind.TIMEOUT, message), audited_at=_now()
+                    ), None
+                return audit, driver
+            return failed_site(url, failure, audited_at=_now()), driver
+
+        async def worker() -> None:
+            driver: BrowserDriver | None = None
+            try:
+                while True:
+                    try:
+                        url = queue.get_nowait()
+                    except asyncio.QueueEmpty:
+                        return
+                    audit, driver = await audit_one(driver, url)
+                    site_json = site_to_json(audit)
+                    site_json["url"] = url
+                    sightings = sightings_from(
+                        audit.site, (r.identifiers for r in audit.states.values())
+                    )
+                    store.save(info.id, site_json, sightings)
+                    state["knowledge"] = state["knowledge"].with_sightings(sightings)
+                    if on_site is not None:
+                        on_site(site_json)
+            finally:
+                if driver is not None:
+                    await driver.close()
+
+        workers = min(concurrency, len(pending))
+        await asyncio.gather(*(worker() for _ in range(workers)))
+    store.finish_crawl(info.id)
+    return CrawlResult(info, state["knowledge"])
+
+
+def write_reports(
+    out: Path,
+    store: ResultStore,
+    crawl_id: int,
+    *,
+    knowledge: TrackerKnowledge,
+    states: Sequence[SignalState],
+) -> dict[str, Any]:
+    """Write ``report.json`` and ``report.html`` for one crawl from the store.
+
+    Works on an unfinished crawl too (``crawl.complete`` is then false), which
+    is what an interrupted run writes before it exits.
+    """
+    sites = []
+    for site in store.results(crawl_id):
+        site["changes"] = compare(store.previous(site["url"], crawl_id), site)
+        sites.append(site)
+    document = build_report(sites, knowledge=knowledge, crawl=store.crawl(crawl_id), states=states)
+    write_json(out / "report.json", document)
+    write_html(out / "report.html", document)
+    return document

@@ -1,0 +1,114 @@
+"""``report.html``: the audit for a person, readable in two minutes, offline.
+
+Rendered from the same document as ``report.json`` (so the two never
+disagree) with a Jinja2 template that autoescapes everything: sites choose
+the URLs, cookie names and Tk values shown here, and a report must not run
+what a site put in it. Styles and charts are inline; nothing is fetched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from .charts import Chart, grouped_bars
+from .report import write_atomically
+
+__all__ = ["render_html", "write_html"]
+
+SERIES = ("third-party requests", "third-party sites", "identifiers", "identifier cookies")
+VERDICTS = (
+    ("gpc_honored", "GPC honored"),
+    ("dnt_honored", "DNT honored"),
+    ("declarations_valid", "Declarations valid"),
+    ("claims_contradicted", "Claims contradicted"),
+)
+
+_ENV = Environment(
+    loader=PackageLoader("trackpref.audit", "templates"),
+    autoescape=select_autoescape(["html"], default_for_string=True, default=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _site_chart(site: Mapping[str, Any]) -> Chart | None:
+    states = site.get("states") or {}
+    if not states:
+        return None
+    names = list(states)
+    values = []
+    for name in names:
+        s = states[name].get("summary", {})
+        values.append(
+            [
+                int(s.get("third_party_requests", 0)),
+                int(s.get("third_party_sites", 0)),
+                int(s.get("third_party_identifiers", 0)),
+                int(s.get("third_party_identifier_cookies", 0)),
+            ]
+        )
+    return grouped_bars(names, SERIES, values)
+
+
+def _overview_chart(document: Mapping[str, Any]) -> Chart | None:
+    states = list(document.get("states") or [])
+    if not states or not document.get("sites"):
+        return None
+    values = []
+    for state in states:
+        requests = identifiers = sites_with = 0
+        for site in document["sites"]:
+            s = (site.get("states") or {}).get(state, {}).get("summary", {})
+            requests += int(s.get("third_party_requests", 0))
+            identifiers += int(s.get("third_party_identifiers", 0))
+            sites_with += int(s.get("third_party_identifiers", 0) > 0)
+        values.append([requests, identifiers, sites_with])
+    series = ("third-party requests", "identifiers", "sites sending identifiers")
+    return grouped_bars(states, series, values, width=640)
+
+
+def _label(value: object, name: str) -> tuple[str, str]:
+    """(text, css class) for a verdict value; for ``claims_contradicted`` true is bad."""
+    if value is None:
+        return "unknown", "unknown"
+    bad = value is True if name == "claims_contradicted" else value is False
+    text = "yes" if value else "no"
+    return text, "bad" if bad else "good"
+
+
+def render_html(document: Mapping[str, Any]) -> str:
+    template = _ENV.get_template("report.html")
+    sites = []
+    counts = {name: {"good": 0, "bad": 0, "unknown": 0} for name, _ in VERDICTS}
+    for site in document.get("sites", []):
+        verdicts = site.get("verdicts", {})
+        badges = []
+        for name, title in VERDICTS:
+            text, css = _label(verdicts.get(name), name)
+            counts[name][css] += 1
+            badges.append({"name": name, "title": title, "text": text, "css": css})
+        compliant = verdicts.get("compliant")
+        sites.append(
+            {
+                "data": site,
+                "badges": badges,
+                "compliant": _label(compliant, "compliant"),
+                "chart": _site_chart(site),
+            }
+        )
+    return template.render(
+        doc=document,
+        sites=sites,
+        counts=counts,
+        verdict_names=VERDICTS,
+        overview=_overview_chart(document),
+        tds_used=any("tds" in (t.get("source") or "") for t in document.get("trackers", [])),
+    )
+
+
+def write_html(path: Path, document: Mapping[str, Any]) -> None:
+    write_atomically(path, render_html(document))

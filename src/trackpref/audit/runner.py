@@ -1,0 +1,237 @@
+"""Auditing one site: the visits, the declarations, then the analysis.
+
+The site's own well-known resources are fetched while the browser visits the
+states; the partners' resources and the request-specific TSRs named by ``Tk``
+headers are fetched after, since only the visits reveal them. A visit that
+fails for a reason another attempt cannot change (a bad certificate, an
+unknown name, a redirect loop) ends the site early instead of repeating the
+failure for every state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from trackpref.signals.errors import SignalError
+from trackpref.signals.parties import normalize_host
+
+from .browser_options import BrowserOptions
+from .declarations import OriginDeclarations, SiteDeclarations
+from .failures import Failure, FailureKind
+from .fetch import DeclarationFetcher
+from .observation import Observation
+from .site import SiteAudit, analyse_site, invalid_url
+from .site_parties import SiteParties, host_of, site_key
+from .states import DEFAULT_STATES, SignalState
+from .trackers import TrackerKnowledge
+from .traffic import origin_of
+
+if TYPE_CHECKING:
+    from .driver import BrowserDriver
+
+__all__ = ["AuditConfig", "SiteAuditor", "normalize_url"]
+
+
+def normalize_url(text: str) -> str:
+    """A URL the auditor can visit, or :class:`ValueError` saying why not.
+
+    A bare host (``example.com``) is read as ``https://example.com/``.
+    """
+    raw = text.strip()
+    if not raw:
+        raise ValueError("empty URL")
+    if "://" not in raw:
+        raw = "https://" + raw
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{text!r}: only http and https URLs can be audited")
+    if not parts.hostname:
+        raise ValueError(f"{text!r} has no host")
+    try:
+        normalize_host(parts.hostname)
+    except SignalError as exc:
+        raise ValueError(f"{text!r}: {exc.message}") from None
+    del port
+    return raw if parts.path else raw + "/"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditConfig:
+    states: tuple[SignalState, ...] = DEFAULT_STATES
+    #: Visits per state; more than one estimates the noise.
+    repeats: int = 1
+    #: Extra attempts for a visit that failed in a way that may pass next time.
+    retries: int = 1
+    browser: BrowserOptions = field(default_factory=BrowserOptions)
+    #: Partner origins whose declarations are fetched, at most.
+    partner_declarations: int = 6
+    dnt_policy_hashes: Mapping[str, str] | None = None
+    #: Seconds one site may take in all; ``None`` derives it from the timeouts.
+    deadline: float | None = None
+
+    @property
+    def site_deadline(self) -> float:
+        """Seconds one site may take in all, after which it is recorded as failed."""
+        if self.deadline is not None:
+            return self.deadline
+        b = self.browser
+        per_visit = b.page_timeout + b.settle + 4 * b.read_timeout + 20
+        visits = len(self.states) * self.repeats * (self.retries + 1)
+        return per_visit * visits + 60
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class SiteAuditor:
+    """Audits sites with one browser and a shared fetcher."""
+
+    def __init__(
+        self,
+        driver: BrowserDriver,
+        fetcher: DeclarationFetcher,
+        config: AuditConfig,
+        knowledge: TrackerKnowledge | None = None,
+    ) -> None:
+        self.driver = driver
+        self.fetcher = fetcher
+        self.config = config
+        self.knowledge = knowledge or TrackerKnowledge()
+
+    async def _visit(self, url: str, state: SignalState) -> Observation:
+        attempts = 0
+        while True:
+            attempts += 1
+            obs = await self.driver.visit(url, state)
+            failure = obs.failure
+            if failure is None or not failure.kind.retryable or attempts > self.config.retries:
+                return dataclasses.replace(obs, attempts=attempts)
+
+    async def _visits(self, url: str) -> dict[SignalState, list[Observation]]:
+        out: dict[SignalState, list[Observation]] = {}
+        stop: Failure | None = None
+        for state in self.config.states:
+            for _ in range(self.config.repeats):
+                if stop is not None:
+                    obs = Observation(state, url, failure=stop, started_at=_now(), attempts=0)
+                else:
+                    obs = await self._visit(url, state)
+                    failure = obs.failure
+                    if (
+                        failure is not None
+                        and not failure.kind.retryable
+                        and failure.kind
+                        not in (
+                            FailureKind.HTTP_STATUS,
+                            FailureKind.TOO_LARGE,
+                        )
+                    ):
+                        stop = Failure(failure.kind, f"not visited: {failure.message}")
+                out.setdefault(state, []).append(obs)
+        return out
+
+    async def audit(self, url: str) -> SiteAudit:
+        started = _now()
+        t0 = time.monotonic()
+        try:
+            url = normalize_url(url)
+        except ValueError as exc:
+            return invalid_url(url, str(exc), audited_at=started)
+        origin = origin_of(url)
+        assert origin is not None
+        hashes = self.config.dnt_policy_hashes
+        site_task = asyncio.ensure_future(
+            self.fetcher.origin_declarations(origin, accepted_policy_hashes=hashes)
+        )
+        try:
+            visits = await self._visits(url)
+        except BaseException:
+            site_task.cancel()
+            raise
+        site_decl = await site_task
+        site_decl = await self._request_specific(site_decl, visits)
+        partners = await self._partners(url, visits, site_decl)
+        declarations = SiteDeclarations(site_decl, partners)
+        return analyse_site(
+            url,
+            visits,
+            declarations,
+            audited_at=started,
+            entities=self.knowledge.entities,
+            duration_ms=round((time.monotonic() - t0) * 1000, 1),
+        )
+
+    async def _request_specific(
+        self, decl: OriginDeclarations, visits: Mapping[SignalState, list[Observation]]
+    ) -> OriginDeclarations:
+        """Fetch ``/.well-known/dnt/<id>`` for status-ids the origin sent in ``Tk``."""
+        ids: list[str] = []
+        for observations in visits.values():
+            for obs in observations:
+                for request in obs.requests:
+                    if origin_of(request.url) != decl.origin:
+                        continue
+                    for value in request.response_header_values("tk"):
+                        _, sep, status_id = value.strip().partition(";")
+                        if sep and status_id and status_id not in ids:
+                            ids.append(status_id)
+        if not ids:
+            return decl
+        extra = await self.fetcher.origin_declarations(
+            decl.origin,
+            status_ids=tuple(ids),
+            accepted_policy_hashes=self.config.dnt_policy_hashes,
+        )
+        return dataclasses.replace(decl, request_specific=extra.request_specific)
+
+    async def _partners(
+        self,
+        url: str,
+        visits: Mapping[SignalState, list[Observation]],
+        site_decl: OriginDeclarations,
+    ) -> tuple[OriginDeclarations, ...]:
+        """Declarations of third-party origins that answered during the visits,
+        most requested first, up to the configured number."""
+        limit = self.config.partner_declarations
+        if limit <= 0:
+            return ()
+        same = site_decl.tsr.same_party if site_decl.tsr.present else ()
+        parties = SiteParties.for_url(url, same_party=same)
+        counts: dict[str, int] = {}
+        for observations in visits.values():
+            for obs in observations:
+                for request in obs.requests:
+                    host = host_of(request.url)
+                    origin = origin_of(request.url)
+                    if host is None or origin is None or not parties.is_third_party(host):
+                        continue
+                    counts[origin] = counts.get(origin, 0) + 1
+        # One origin per partner site is enough to read its claims.
+        chosen: dict[str, str] = {}
+        for origin, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            host = host_of(origin)
+            if host is None:
+                continue
+            chosen.setdefault(site_key(host), origin)
+        origins = list(chosen.values())[:limit]
+        hashes = self.config.dnt_policy_hashes
+        return tuple(
+            await asyncio.gather(
+                *(
+                    self.fetcher.origin_declarations(o, accepted_policy_hashes=hashes)
+                    for o in origins
+                )
+            )
+        )

@@ -1,0 +1,241 @@
+"""The auditor in Debian's Chromium against the fixture web: every verdict.
+
+One crawl of the whole fixture web runs once per session (two browsers, short
+settle waits) and the tests read its report.json, so they check the verdicts
+and the documented report at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from audit_web import FixtureWeb
+from playwright.async_api import async_playwright
+
+from trackpref.audit.browser_options import BrowserOptions
+from trackpref.audit.crawl import run_crawl, write_reports
+from trackpref.audit.driver import BrowserDriver
+from trackpref.audit.runner import AuditConfig
+from trackpref.audit.states import ALL_STATES, DEFAULT_STATES, SignalState
+from trackpref.audit.store import ResultStore
+from trackpref.audit.trackers import TrackerKnowledge
+
+pytestmark = pytest.mark.browser
+
+GOOD = ("honor", "partial", "liar", "broken", "hostile", "wrongtypes", "clean")
+
+
+def config(web: FixtureWeb, chromium: str, **browser: Any) -> AuditConfig:
+    options = {
+        "executable": chromium,
+        "host_rules": web.rules,
+        "settle": 0.3,
+        "page_timeout": 2.5,
+        "read_timeout": 2.0,
+        "max_page_bytes": 1024 * 1024,
+        **browser,
+    }
+    return AuditConfig(
+        retries=0, browser=BrowserOptions(**options), dnt_policy_hashes=web.policy_hashes
+    )
+
+
+@pytest.fixture(scope="module")
+def report(
+    fixture_web: FixtureWeb, chromium: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    web = fixture_web
+    urls = [web.url(name) for name in GOOD]
+    urls.insert(1, web.url("ignore", "/search?q=secret+shoes"))
+    urls += [
+        web.url("slow"),
+        web.url("loop"),
+        web.url("huge"),
+        f"https://tls.test:{web.tls_port}/",
+        f"http://closed.test:{web.closed_port}/",
+        web.url("nowhere"),
+        "not a url",
+    ]
+    out = tmp_path_factory.mktemp("fixture-audit")
+    with ResultStore(out / "audit.sqlite") as store:
+        result = asyncio.run(
+            run_crawl(
+                urls,
+                store=store,
+                config=config(web, chromium),
+                concurrency=2,
+                base_knowledge=TrackerKnowledge(threshold=3),
+            )
+        )
+        write_reports(
+            out, store, result.crawl.id, knowledge=result.knowledge, states=DEFAULT_STATES
+        )
+    document: dict[str, Any] = json.loads((out / "report.json").read_text())
+    document["_out"] = str(out)
+    return document
+
+
+def site(report: dict[str, Any], host: str) -> dict[str, Any]:
+    return next(s for s in report["sites"] if f"//{host}.test:" in s["url"] or s["url"] == host)
+
+
+def verdicts(report: dict[str, Any], host: str) -> tuple[object, ...]:
+    v = site(report, host)["verdicts"]
+    return (v["gpc_honored"], v["dnt_honored"], v["declarations_valid"], v["claims_contradicted"])
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("honor", (True, True, True, False)),
+        ("ignore", (False, False, None, True)),
+        ("partial", (False, False, True, True)),
+        ("liar", (False, False, True, True)),
+        ("broken", (True, True, False, False)),
+        ("hostile", (True, True, False, None)),
+        ("wrongtypes", (True, True, False, None)),
+        ("clean", (True, True, True, False)),
+    ],
+)
+def test_verdicts(report: dict[str, Any], host: str, expected: tuple[object, ...]) -> None:
+    assert verdicts(report, host) == expected, site(report, host)["verdicts"]["summary"]
+    assert site(report, host)["error"] is None
+
+
+def test_honoring_site_in_detail(report: dict[str, Any]) -> None:
+    honor = site(report, "honor")
+    states = honor["states"]
+    assert list(states) == ["no-signal", "dnt1-gpc", "dnt0"]
+    for state in states.values():
+        assert state["signal"]["verified"] is True
+    assert states["no-signal"]["summary"]["third_party_identifiers"] > 0
+    assert states["dnt1-gpc"]["summary"]["third_party_requests"] == 0
+    # The CMP read navigator.globalPrivacyControl (the init script) and opted out.
+    assert states["dnt1-gpc"]["consent"]["usp"] == {"raw": "1YYN", "opted_out": True}
+    assert states["dnt1-gpc"]["consent"]["gpp"]["gpc"] is True
+    assert states["no-signal"]["consent"]["gpp"]["gpc"] is False
+    assert honor["declarations"]["tsr"]["depends_on_dnt"] is True
+    assert honor["verdicts"]["compliant"] is True
+    # The publisher id is in every visit: a constant, not an identifier.
+    values = {i["value"] for i in states["no-signal"]["identifiers"]}
+    assert not any("PUB7f3a9c2e1b0d44" in v for v in values)
+    assert states["no-signal"]["identifier_constants_ignored"] >= 1
+
+
+def test_ignoring_site_in_detail(report: dict[str, Any]) -> None:
+    ignore = site(report, "ignore")
+    gpc_state = ignore["states"]["dnt1-gpc"]
+    recipients = {i["recipient"] for i in gpc_state["identifiers"]}
+    assert recipients == {"tracker.test", "ads.test", "sync.test"}
+    uid = next(i for i in gpc_state["identifiers"] if "query:uid" in i["via"])
+    assert uid["owner"] == "ignore.test"  # kept in first-party storage, shared by the page
+    assert uid["requests"] == 2
+    assert [(c["source"], c["target"]) for c in gpc_state["cookie_syncs"]] == [
+        ("ads.test", "sync.test")
+    ]
+    leaks = {leak["recipient"]: leak for leak in gpc_state["referrer_leaks"]}
+    assert leaks["tracker.test"]["query_terms"] == ["q=secret shoes"]
+    assert leaks["tracker.test"]["severity"] == "query"
+    assert "partners' (tracker.test)" in ignore["verdicts"]["summary"]["claims_contradicted"]
+    assert "site's own" not in ignore["verdicts"]["summary"]["claims_contradicted"]
+    storage = [s for s in gpc_state["storage"] if s["key"] == "_trk_uid"]
+    assert storage
+    assert storage[0]["identifier"] is True
+    opt_out = gpc_state["consent"]["opt_out_problems"]
+    assert any("1YNN" in p for p in opt_out)
+
+
+def test_partly_honoring_site(report: dict[str, Any]) -> None:
+    partial = site(report, "partial")
+    assert "partly honored" in partial["verdicts"]["summary"]["gpc_honored"]
+    gpc_state = partial["states"]["dnt1-gpc"]
+    assert {p["site"] for p in gpc_state["third_parties"]} == {"tracker.test"}
+
+
+def test_claim_but_violate(report: dict[str, Any]) -> None:
+    liar = site(report, "liar")
+    evidence = liar["verdicts"]["evidence"]["claims_contradicted"]
+    contradictions = [e["detail"] for e in evidence if e["kind"] == "contradiction"]
+    assert any("gpc: true" in d for d in contradictions)
+    assert any("tracking N" in d for d in contradictions)
+    assert any("EFF DNT policy" in d for d in contradictions)
+    assert any("Tk: N" in d for d in contradictions)
+    assert liar["declarations"]["dnt_policy"]["compliant"] is True
+
+
+def test_malformed_declarations(report: dict[str, Any]) -> None:
+    broken = site(report, "broken")
+    decl = broken["declarations"]
+    assert decl["gpc"]["gpc"] is None
+    assert any("text/plain" in p for p in decl["gpc"]["problems"])
+    assert any('"true"' in p for p in decl["gpc"]["problems"])
+    assert any("must not set cookies" in p for p in decl["tsr"]["problems"])
+    hostile = site(report, "hostile")["declarations"]
+    assert any("not JSON" in p for p in hostile["tsr"]["problems"])
+    assert "larger than" in hostile["gpc"]["problems"][0]
+
+
+def test_trackers_learned_across_sites(report: dict[str, Any]) -> None:
+    learned = {t["domain"]: t for t in report["trackers"]}
+    assert {"tracker.test", "ads.test", "sync.test"} <= set(learned)
+    assert len(learned["tracker.test"]["sites"]) >= 3
+    assert learned["tracker.test"]["source"] == "learned"
+    party = site(report, "liar")["states"]["no-signal"]["third_parties"]
+    assert all(p["tracker"] for p in party)
+
+
+@pytest.mark.parametrize(
+    ("host", "kind"),
+    [
+        ("slow", "timeout"),
+        ("loop", "redirect-loop"),
+        ("huge", "too-large"),
+        ("tls", "tls"),
+        ("closed", "unreachable"),
+        ("nowhere", "unreachable"),
+        ("not a url", "invalid-url"),
+    ],
+)
+def test_bad_sites_are_clear_per_site_errors(report: dict[str, Any], host: str, kind: str) -> None:
+    bad = site(report, host)
+    assert bad["error"]["kind"] == kind, bad["error"]
+    assert bad["error"]["message"]
+    assert bad["verdicts"]["gpc_honored"] is None
+    assert bad["verdicts"]["dnt_honored"] is None
+
+
+def test_the_crawl_went_on(report: dict[str, Any]) -> None:
+    assert report["crawl"]["complete"] is True
+    assert report["crawl"]["audited"] == report["crawl"]["total"] == len(report["sites"])
+    html = (Path(report["_out"]) / "report.html").read_text()
+    for s in report["sites"]:
+        assert s["url"].split("?")[0] in html
+
+
+def test_page_scripts_see_the_signal_of_each_state(fixture_web: FixtureWeb, chromium: str) -> None:
+    options = config(fixture_web, chromium).browser
+
+    async def go() -> dict[SignalState, dict[str, list[str]]]:
+        async with async_playwright() as playwright:
+            driver = await BrowserDriver.launch(playwright, options)
+            try:
+                seen = {}
+                for state in ALL_STATES:
+                    obs = await driver.visit(fixture_web.url("probe"), state)
+                    probe = next(r for r in obs.requests if "/seen?" in r.url)
+                    seen[state] = parse_qs(urlsplit(probe.url).query)
+                return seen
+            finally:
+                await driver.close()
+
+    seen = asyncio.run(go())
+    assert seen[SignalState.NO_SIGNAL] == {"dnt": ["null"], "gpc": ["undefined"]}
+    assert seen[SignalState.DNT1_GPC] == {"dnt": ["1"], "gpc": ["true"]}
+    assert seen[SignalState.DNT0] == {"dnt": ["0"], "gpc": ["false"]}
+    assert seen[SignalState.DNT1] == {"dnt": ["1"], "gpc": ["false"]}
+    assert seen[SignalState.GPC] == {"dnt": ["null"], "gpc": ["true"]}

@@ -1,0 +1,164 @@
+"""``trackpref audit`` from the command line, including a real Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from audit_web import FixtureWeb
+from click.testing import CliRunner
+
+from trackpref.cli import main
+
+RULES = "MAP *.test 127.0.0.1"
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["audit", *args])
+    return result.exit_code, result.output
+
+
+def test_help_has_examples() -> None:
+    code, out = invoke("--help")
+    assert code == 0
+    assert "Examples:" in out
+    assert "--host-rules" in out
+    assert "trackpref audit --from sites.txt --out crawl/" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--out", "x"), "give at least one URL"),
+        (("ftp://a", "--out", "x"), "only http and https"),
+        (("http://a.test/", "--out", "x", "--host-rules", "MAP *.test"), "host rule 1"),
+        (("http://a.test/", "--out", "x", "--states", "dnt2"), "unknown state 'dnt2'"),
+        (("http://a.test/", "--out", "x", "--browsers", "3"), "--browsers"),
+        (("--from", "/nonexistent/urls.txt", "--out", "x"), "cannot read /nonexistent/urls.txt"),
+    ],
+)
+def test_bad_input_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out = invoke(*args)
+    assert code == 2
+    assert message in out
+    assert "Traceback" not in out
+
+
+def test_bad_tds_file_is_named(tmp_path: Path) -> None:
+    tds = tmp_path / "tds.json"
+    tds.write_text("[1, 2]")
+    code, out = invoke("http://a.test/", "--out", str(tmp_path / "o"), "--tds", str(tds))
+    assert code == 2
+    assert "a TDS file is a JSON object" in out
+
+
+def test_unusable_results_file(tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite"
+    db.write_bytes(b"not sqlite at all" * 64)
+    code, out = invoke("http://a.test/", "--out", str(tmp_path / "o"), "--db", str(db))
+    assert code == 1
+    assert "not a usable results database" in out
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "trackpref", "audit", *args]
+
+
+@pytest.mark.browser
+def test_end_to_end_with_fail_on_violation(fixture_web: FixtureWeb, tmp_path: Path) -> None:
+    hashes = tmp_path / "hashes.json"
+    hashes.write_text(json.dumps(fixture_web.policy_hashes))
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        _cli(
+            fixture_web.url("clean"),
+            fixture_web.url("liar"),
+            # By address, as `trackpref serve` is reached: the host rules do not apply.
+            f"http://127.0.0.1:{fixture_web.port}/",
+            "--out",
+            str(out),
+            "--host-rules",
+            RULES,
+            "--settle",
+            "0.2",
+            "--timeout",
+            "5",
+            "--dnt-policy-hashes",
+            str(hashes),
+            "--no-progress",
+            "--fail-on-violation",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "3 site(s): 2 compliant, 1 not compliant" in proc.stdout
+    document = json.loads((out / "report.json").read_text())
+    liar = document["sites"][1]
+    assert liar["declarations"]["dnt_policy"]["compliant"] is True
+    assert liar["verdicts"]["claims_contradicted"] is True
+    assert (out / "report.html").stat().st_size > 1000
+    by_address = document["sites"][2]
+    assert by_address["site"] == "127.0.0.1"
+    assert by_address["verdicts"]["compliant"] is True
+
+
+@pytest.mark.browser
+def test_ctrl_c_then_the_same_command_resumes(fixture_web: FixtureWeb, tmp_path: Path) -> None:
+    names = ("clean", "honor", "hostile", "wrongtypes", "liar", "broken")
+    urls = tmp_path / "urls.txt"
+    urls.write_text("# fixture sites\n" + "\n".join(fixture_web.url(n) for n in names) + "\n")
+    out = tmp_path / "out"
+    args = _cli(
+        "--from", str(urls), "--out", str(out), "--host-rules", RULES,
+        "--settle", "0.2", "--timeout", "5", "--no-progress",
+    )  # fmt: skip
+    # Its own process group, so the signal reaches the browser too, as a
+    # terminal's Ctrl-C does.
+    proc = subprocess.Popen(
+        args, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    db = out / "audit.sqlite"
+    deadline = time.monotonic() + 90
+    recorded = 0
+    while recorded < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+        if db.exists():
+            try:
+                with sqlite3.connect(db) as conn:
+                    recorded = conn.execute("SELECT count(*) FROM results").fetchone()[0]
+            except sqlite3.OperationalError:
+                recorded = 0
+    assert recorded >= 2, "the crawl did not record two sites in time"
+    os.killpg(proc.pid, signal.SIGINT)
+    _stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "run the same command again to resume" in stderr
+    assert "Traceback" not in stderr
+    partial = json.loads((out / "report.json").read_text())
+    assert partial["crawl"]["complete"] is False
+    kept = {s["url"]: s for s in partial["sites"]}
+    assert len(kept) >= 2
+
+    again = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    assert again.returncode == 0, again.stderr
+    assert "resuming crawl #1" in again.stderr
+    final = json.loads((out / "report.json").read_text())
+    assert final["crawl"]["complete"] is True
+    assert [s["url"] for s in final["sites"]] == [fixture_web.url(n) for n in names]
+    for site in final["sites"]:
+        if site["url"] in kept:
+            assert site["audited_at"] == kept[site["url"]]["audited_at"]
+            assert site["verdicts"] == kept[site["url"]]["verdicts"]

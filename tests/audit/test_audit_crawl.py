@@ -1,0 +1,140 @@
+"""Crawls survive interruption: nothing recorded is lost, and the same crawl resumes."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from audit_web import FixtureWeb
+
+from trackpref.audit.browser_options import BrowserOptions
+from trackpref.audit.crawl import AuditSetupError, run_crawl, write_reports
+from trackpref.audit.runner import AuditConfig
+from trackpref.audit.states import DEFAULT_STATES
+from trackpref.audit.store import CrawlInfo, ResultStore
+from trackpref.audit.trackers import TrackerKnowledge
+
+SITES = ("clean", "honor", "hostile", "wrongtypes")
+
+
+def _config(web: FixtureWeb, chromium: str) -> AuditConfig:
+    return AuditConfig(
+        retries=0,
+        browser=BrowserOptions(
+            executable=chromium, host_rules=web.rules, settle=0.2, page_timeout=3, read_timeout=2
+        ),
+    )
+
+
+def _stored(path: Path) -> dict[str, str]:
+    db = sqlite3.connect(path)
+    try:
+        return dict(db.execute("SELECT url, report FROM results"))
+    finally:
+        db.close()
+
+
+@pytest.mark.browser
+def test_interrupted_crawl_resumes_without_losing_results(
+    fixture_web: FixtureWeb, chromium: str, tmp_path: Path
+) -> None:
+    urls = [fixture_web.url(name) for name in SITES]
+    config = _config(fixture_web, chromium)
+    db = tmp_path / "audit.sqlite"
+    saved: list[str] = []
+
+    def interrupt_after_two(site: Mapping[str, Any]) -> None:
+        saved.append(site["url"])
+        if len(saved) == 2:
+            raise KeyboardInterrupt  # what Ctrl-C raises in the event loop
+
+    with ResultStore(db) as store, pytest.raises(KeyboardInterrupt):
+        asyncio.run(run_crawl(urls, store=store, config=config, on_site=interrupt_after_two))
+    before = _stored(db)
+    assert sorted(before) == sorted(saved)
+    with ResultStore(db) as store:
+        (crawl,) = store.db.execute("SELECT id, finished_at FROM crawls").fetchall()
+        assert crawl[1] is None
+        # What an interrupted run writes: a partial report, marked as such.
+        partial = write_reports(
+            tmp_path, store, crawl[0], knowledge=TrackerKnowledge(), states=DEFAULT_STATES
+        )
+        assert partial["crawl"]["complete"] is False
+        assert len(partial["sites"]) == 2
+
+    starts: list[CrawlInfo] = []
+    with ResultStore(db) as store:
+        result = asyncio.run(run_crawl(urls, store=store, config=config, on_start=starts.append))
+        assert starts[0].resumed
+        assert starts[0].id == crawl[0]
+        assert sorted(starts[0].pending) == sorted(set(urls) - set(saved))
+        document = write_reports(
+            tmp_path, store, result.crawl.id, knowledge=result.knowledge, states=DEFAULT_STATES
+        )
+    after = _stored(db)
+    assert sorted(after) == sorted(urls)
+    for url, report in before.items():
+        assert after[url] == report  # nothing recorded before the interrupt changed
+    assert document["crawl"]["complete"] is True
+    assert [s["url"] for s in document["sites"]] == urls
+    assert json.loads((tmp_path / "report.json").read_text())["crawl"]["complete"] is True
+
+
+@pytest.mark.browser
+def test_reaudit_is_compared_with_the_previous_audit(
+    fixture_web: FixtureWeb, chromium: str, tmp_path: Path
+) -> None:
+    urls = [fixture_web.url("clean")]
+    config = _config(fixture_web, chromium)
+    with ResultStore(tmp_path / "audit.sqlite") as store:
+        first = asyncio.run(run_crawl(urls, store=store, config=config))
+        second = asyncio.run(run_crawl(urls, store=store, config=config))
+        assert second.crawl.id != first.crawl.id
+        document = write_reports(
+            tmp_path, store, second.crawl.id, knowledge=second.knowledge, states=DEFAULT_STATES
+        )
+        assert len(store.history(urls[0])) == 2
+    changes = document["sites"][0]["changes"]
+    assert changes is not None
+    assert changes["verdicts"] == {}
+
+
+def test_concurrency_is_bounded(fixture_web: FixtureWeb, tmp_path: Path) -> None:
+    with (
+        ResultStore(tmp_path / "a.sqlite") as store,
+        pytest.raises(AuditSetupError, match="use 1 to 2 browsers"),
+    ):
+        asyncio.run(run_crawl(["http://x.test/"], store=store, config=AuditConfig(), concurrency=3))
+
+
+def test_a_missing_browser_is_a_setup_error(fixture_web: FixtureWeb, tmp_path: Path) -> None:
+    config = AuditConfig(browser=BrowserOptions(executable=str(tmp_path / "no-chromium")))
+    with (
+        ResultStore(tmp_path / "a.sqlite") as store,
+        pytest.raises(AuditSetupError, match="cannot start Chromium"),
+    ):
+        asyncio.run(run_crawl([fixture_web.url("clean")], store=store, config=config))
+
+
+@pytest.mark.browser
+def test_a_site_over_its_deadline_is_recorded_and_the_crawl_goes_on(
+    fixture_web: FixtureWeb, chromium: str, tmp_path: Path
+) -> None:
+    urls = [fixture_web.url("slow"), fixture_web.url("clean")]
+    config = dataclasses.replace(_config(fixture_web, chromium), deadline=6)
+    with ResultStore(tmp_path / "audit.sqlite") as store:
+        result = asyncio.run(run_crawl(urls, store=store, config=config))
+        slow, clean = store.results(result.crawl.id)
+    assert slow["error"] == {
+        "kind": "timeout",
+        "message": "the audit took longer than 6 s",
+        "states": [],
+    }
+    assert clean["error"] is None
+    assert clean["verdicts"]["compliant"] is True

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from audit_fakes import request, tracking_visit, visit
+
+from trackpref.audit.consent import ConsentSnapshot
+from trackpref.audit.declarations import (
+    Fetched,
+    OriginDeclarations,
+    SiteDeclarations,
+    evaluate_dnt_policy,
+    evaluate_gpc_json,
+    evaluate_tsr,
+)
+from trackpref.audit.failures import Failure, FailureKind
+from trackpref.audit.report import SCHEMA_VERSION, build_report, site_to_json, write_json
+from trackpref.audit.report_html import render_html, write_html
+from trackpref.audit.site import analyse_site, failed_site
+from trackpref.audit.states import DEFAULT_STATES, SignalState
+from trackpref.audit.trackers import TrackerKnowledge
+
+PAGE = "https://shop.example/search?q=shoes"
+HOSTILE = '"><script>alert(1)</script>'
+
+
+def _declarations() -> SiteDeclarations:
+    def f(path: str, body: str, ctype: str, status: int = 200) -> Fetched:
+        url = "https://shop.example" + path
+        return Fetched(url, url, status, (("Content-Type", ctype),), body.encode())
+
+    return SiteDeclarations(
+        OriginDeclarations(
+            "https://shop.example",
+            evaluate_tsr(
+                f("/.well-known/dnt/", '{"tracking": "N"}', "application/tracking-status+json")
+            ),
+            evaluate_gpc_json(f("/.well-known/gpc.json", '{"gpc": true}', "application/json")),
+            evaluate_dnt_policy(f("/.well-known/dnt-policy.txt", "", "text/plain", 404)),
+        )
+    )
+
+
+def _audit() -> dict[str, Any]:
+    s0, s1, s2 = DEFAULT_STATES
+    hostile = visit(
+        s1,
+        PAGE,
+        request("https://evil.example/x", state=s1, response={"Tk": HOSTILE}),
+        consent=ConsentSnapshot(usp_api="1YNN"),
+    )
+    audit = analyse_site(
+        PAGE,
+        {
+            s0: [tracking_visit(s0, PAGE, "a1b2c3d4e5f6a7b8c9d0")],
+            s1: [hostile],
+            s2: [tracking_visit(s2, PAGE, "0f9e8d7c6b5a49382716")],
+        },
+        _declarations(),
+        audited_at="2026-01-01T00:00:00+00:00",
+    )
+    return site_to_json(audit)
+
+
+def test_site_schema() -> None:
+    site = _audit()
+    assert {"url", "declarations", "states", "verdicts"} <= set(site)
+    verdicts = site["verdicts"]
+    assert isinstance(verdicts, dict)
+    for name in ("gpc_honored", "dnt_honored", "declarations_valid", "claims_contradicted"):
+        assert verdicts[name] in (True, False, None)
+        assert isinstance(verdicts["evidence"][name], list)
+    states = site["states"]
+    assert isinstance(states, dict)
+    assert list(states) == ["no-signal", "dnt1-gpc", "dnt0"]
+    base = states["no-signal"]
+    assert base["summary"]["third_party_identifiers"] == 2
+    assert base["third_parties"][0]["site"] == "tracker.example"
+    assert base["signal"]["verified"] is True
+    assert states["dnt1-gpc"]["consent"]["usp"] == {"raw": "1YNN", "opted_out": False}
+    assert site["declarations"]["gpc"]["gpc"] is True
+    json.dumps(site, allow_nan=False)
+
+
+def test_failed_site_schema() -> None:
+    audit = failed_site("nope", Failure(FailureKind.INVALID_URL, "bad"), audited_at="t")
+    site = site_to_json(audit)
+    assert site["error"] == {"kind": "invalid-url", "message": "bad", "states": []}
+    assert site["states"] == {}
+    assert site["verdicts"]["gpc_honored"] is None
+
+
+def test_report_marks_learned_trackers(tmp_path: Path) -> None:
+    knowledge = TrackerKnowledge(threshold=1).with_sightings([("tracker.example", "shop.example")])
+    document = build_report([_audit()], knowledge=knowledge, states=DEFAULT_STATES)
+    assert document["schema_version"] == SCHEMA_VERSION
+    assert document["trackers"][0]["domain"] == "tracker.example"
+    party = document["sites"][0]["states"]["no-signal"]["third_parties"][0]
+    assert party["tracker"] is True
+    write_json(tmp_path / "report.json", document)
+    assert json.loads((tmp_path / "report.json").read_text())["sites"][0]["url"] == PAGE
+
+
+class _Resources(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.refs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in ("src", "href") and value is not None:
+                self.refs.append(value)
+
+
+def test_html_is_self_contained_and_escaped(tmp_path: Path) -> None:
+    document = build_report(
+        [_audit()],
+        knowledge=TrackerKnowledge(),
+        states=DEFAULT_STATES,
+        crawl={"id": 1, "complete": False, "audited": 1, "total": 3, "started_at": "t"},
+    )
+    html = render_html(document)
+    parsed = _Resources()
+    parsed.feed(html)
+    assert "script" not in parsed.tags
+    assert all(ref.startswith("#") for ref in parsed.refs), parsed.refs
+    assert "svg" in parsed.tags
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;" in html
+    assert "interrupted: 1 of 3 recorded" in html
+    write_html(tmp_path / "report.html", document)
+    assert (tmp_path / "report.html").read_text() == html
+
+
+def test_state_names() -> None:
+    assert [s.value for s in DEFAULT_STATES] == ["no-signal", "dnt1-gpc", "dnt0"]
+    assert SignalState("gpc") is SignalState.GPC
