@@ -25,12 +25,14 @@ $(VENV)/bin/python:
 
 venv: $(VENV)/bin/python ## Create the virtual environment.
 
-$(STAMP_CORE): pyproject.toml | $(VENV)/bin/python
-	$(BIN)/pip install -q -e .
+PIP_INSTALL := $(BIN)/pip install -q --disable-pip-version-check -c constraints.txt
+
+$(STAMP_CORE): pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(PIP_INSTALL) -e .
 	@touch $@
 
-$(STAMP_DEV): pyproject.toml | $(VENV)/bin/python
-	$(BIN)/pip install -q -e '.[dev]'
+$(STAMP_DEV): pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(PIP_INSTALL) -e '.[dev]'
 	@touch $@ $(STAMP_CORE)
 
 run: $(STAMP_CORE) ## Start `trackpref serve` on ./trackpref.db (ARGS="--port 8080" to pass options).
