@@ -51,3 +51,69 @@ def test_decision_attached_and_headers_added_to_tuple_headers() -> None:
     headers = dict(sent[0]["headers"])
     assert headers[b"tk"] == b"N;not-tracking"
     assert headers[b"x"] == b"1"
+
+
+def test_reused_response_headers_are_not_mutated() -> None:
+    """A cached Response reuses its header list; Tk must not pile up on it."""
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from trackpref.signals.site_policy import SitePolicy
+
+    shared = PlainTextResponse("hi", headers={"set-cookie": "_track=1"})
+
+    async def home(request: Any) -> PlainTextResponse:
+        return shared
+
+    app = PreferenceMiddleware(
+        Starlette(routes=[Route("/", home)]), SitePolicy(tracking_cookies=("_track",))
+    )
+    with TestClient(app) as client:
+        assert "_track" not in client.get("/", headers={"DNT": "1"}).headers.get("set-cookie", "")
+        for _ in range(3):
+            r = client.get("/")
+            assert r.headers.get_list("tk") == ["T;tracking"]
+            assert "_track=1" in r.headers.get("set-cookie", "")
+
+
+def test_app_that_chose_tk_u_keeps_it_alone() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"tk", b"U")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
+    anyio.run(PreferenceMiddleware(app), scope, receive, send)
+    assert [v for k, v in sent[0]["headers"] if k == b"tk"] == [b"U"]
+
+
+def test_error_before_response_still_sends_tk() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        raise RuntimeError("boom")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
+    try:
+        anyio.run(PreferenceMiddleware(app), scope, receive, send)
+    except RuntimeError:
+        pass
+    else:  # pragma: no cover - the middleware must re-raise for the server's log
+        raise AssertionError("the app's error was swallowed")
+    assert sent[0]["status"] == 500
+    assert (b"tk", b"T;tracking") in sent[0]["headers"]

@@ -308,3 +308,103 @@ def test_checklist_21_24_tk_on_the_middlewares_own_responses(
     assert r.headers.get_list("tk") == ["U"]
     r = _api(client, "exists", {})
     assert len(r.headers.get_list("tk")) == 1
+
+
+# -- regressions found in review ------------------------------------------------
+
+
+def test_deleting_a_tracking_cookie_passes_under_dnt() -> None:
+    """Do-not-track asks for tracking cookies to go: their deletion is never stripped."""
+    from trackpref.web.honoring import Honoring
+
+    honoring = Honoring(SitePolicy(tracking_cookies=("_ga",)))
+    outcome = honoring.cached_outcome(b"1", None)
+    kept = honoring.response_headers(
+        outcome,
+        [
+            (b"set-cookie", b"_ga=; Max-Age=0; Path=/"),
+            (b"set-cookie", b"_ga=x; Expires=Thu, 01 Jan 1970 00:00:00 GMT"),
+            (b"set-cookie", b"_ga=GA1.2.3"),
+        ],
+    )
+    assert kept == [
+        (b"set-cookie", b"_ga=; Max-Age=0; Path=/"),
+        (b"set-cookie", b"_ga=x; Expires=Thu, 01 Jan 1970 00:00:00 GMT"),
+    ]
+
+
+def test_planted_consent_cookie_is_not_adopted(make_client: Callable[..., httpx.Client]) -> None:
+    planted = "p" * 24
+    client = make_client()
+    client.cookies.set(CONSENT_COOKIE, planted)
+    r = _api(client, "store", {})
+    assert r.status_code == 200
+    issued = r.headers["set-cookie"].split(";")[0].split("=", 1)[1]
+    assert issued != planted
+
+
+def test_exception_holds_on_arrival_from_another_site(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    """A click on a search result carries the search engine's Referer; the site is still ours."""
+    client = make_client()
+    assert _api(client, "store", {}).status_code == 200
+    r = client.get(
+        "/",
+        headers={
+            "DNT": "1",
+            "Referer": "https://search.example/?q=shoes",
+            "Sec-Fetch-Site": "cross-site",
+            "Sec-Fetch-Dest": "document",
+        },
+    )
+    assert r.json()["preference"] == "allow"
+
+
+def test_role_does_not_depend_on_the_consent_cookie(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    headers = {"DNT": "1", "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "document"}
+    client = make_client()
+    before = client.get("/", headers=headers).json()
+    client.cookies.set(CONSENT_COOKIE, "u" * 24)
+    after = client.get("/", headers=headers).json()
+    assert before == after
+
+
+def test_origin_with_another_port_is_another_origin(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    client = make_client()
+    r = _api(client, "store", {}, Origin="http://testserver:8081")
+    assert r.status_code == 403
+    assert CONSENT_COOKIE not in client.cookies
+
+
+def test_405_says_what_is_allowed(make_client: Callable[..., httpx.Client]) -> None:
+    client = make_client()
+    assert client.post("/.well-known/gpc.json").headers["allow"] == "GET, HEAD"
+    assert client.get("/_trackpref/exceptions").headers["allow"] == "POST"
+
+
+def test_gpc_alone_is_never_refused_and_policy_page_stays_readable(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    policy = SitePolicy(policy="/privacy", config="/privacy#consent", refuse_without_consent=True)
+    client = make_client(policy)
+    assert client.get("/", headers={"Sec-GPC": "1"}).status_code == 200
+    assert client.get("/privacy", headers={"DNT": "1"}).status_code != 409
+    r = client.get("/", headers={"DNT": "1"})
+    assert r.status_code == 409
+    assert r.headers.get_list("tk") == ["N;not-tracking"]
+
+
+def test_non_ascii_consent_cookie_is_ignored() -> None:
+    """Django decodes cookies as UTF-8: a non-ASCII id must never reach the store."""
+    from trackpref.web.consent import valid_consent_id
+    from trackpref.web.honoring import Honoring
+
+    assert not valid_consent_id("é" * 20)
+    assert valid_consent_id("a" * 20)
+    outcome = Honoring().outcome(["1"], None, consent_id="é" * 20, host="testserver")
+    assert outcome.preference.do_not_track

@@ -35,6 +35,10 @@ class PreferenceMiddleware:
             getattr(settings, "TRACKPREF_POLICY", None),
             consent_store=getattr(settings, "TRACKPREF_CONSENT_STORE", None),
         )
+        security = "django.middleware.security.SecurityMiddleware" in settings.MIDDLEWARE
+        self.project_referrer_policy: str | None = (
+            getattr(settings, "SECURE_REFERRER_POLICY", None) if security else None
+        )
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         honoring = self.honoring
@@ -42,24 +46,34 @@ class PreferenceMiddleware:
         dnt = meta.get("HTTP_DNT")
         gpc = meta.get("HTTP_SEC_GPC")
         consent_id = request.COOKIES.get(CONSENT_COOKIE) or None
-        outcome = honoring.outcome(
-            None if dnt is None else (dnt,),
-            None if gpc is None else (gpc,),
-            consent_id=consent_id,
-            host=_host(request),
-            referer=meta.get("HTTP_REFERER"),
-            origin=meta.get("HTTP_ORIGIN"),
-            sec_fetch_site=meta.get("HTTP_SEC_FETCH_SITE"),
-        )
+        fetch_site = meta.get("HTTP_SEC_FETCH_SITE")
+        fetch_dest = meta.get("HTTP_SEC_FETCH_DEST")
+        if consent_id is None:
+            outcome = honoring.cached_outcome(dnt, gpc, fetch_site, fetch_dest)
+        else:
+            outcome = honoring.outcome(
+                None if dnt is None else (dnt,),
+                None if gpc is None else (gpc,),
+                consent_id=consent_id,
+                host=_host(request),  # validated against ALLOWED_HOSTS: only when needed
+                referer=meta.get("HTTP_REFERER"),
+                origin=meta.get("HTTP_ORIGIN"),
+                sec_fetch_site=fetch_site,
+                sec_fetch_dest=fetch_dest,
+            )
         request.trackpref = outcome.decision
         request.preference = outcome.decision.preference
         path = request.path_info
         if honoring.handles(path):
             own = self._own(request, path, outcome, consent_id)
             if own is not None:
-                return _django_response(honoring.declared(own, outcome))
-        if outcome.refuse and not outcome.preference.exception:
-            return _django_response(honoring.consent_page(outcome))
+                response = _django_response(honoring.declared(own, outcome))
+                if request.method == "HEAD":
+                    response.content = b""
+                    response["Content-Length"] = str(len(own.body))
+                return response
+        if outcome.refuse and honoring.refuses(outcome, path):
+            return _django_response(honoring.declared(honoring.consent_page(outcome), outcome))
         response = self.get_response(request)
         self._finish(response, outcome)
         return response
@@ -84,7 +98,7 @@ class PreferenceMiddleware:
                 host=_host(request),
                 origin=request.META.get("HTTP_ORIGIN"),
                 consent_id=consent_id,
-                secure=request.is_secure(),
+                scheme=request.scheme or "http",
             )
         return None
 
@@ -95,6 +109,9 @@ class PreferenceMiddleware:
                 if honoring.policy.is_tracking_cookie(name):
                     del response.cookies[name]
         present = [(k.lower(), v) for k, v in response.items()]
+        if self.project_referrer_policy:
+            # Django's SecurityMiddleware sets the project's own policy later.
+            present.append(("referrer-policy", self.project_referrer_policy))
         for name, value in honoring.extra_text_headers(outcome, present):
             if name == "vary":
                 patch_vary_headers(response, [v.strip() for v in value.split(",")])

@@ -12,9 +12,13 @@ Starlette users read it with :func:`trackpref.integrations.starlette.decision`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
+
+import anyio
+import anyio.to_thread
 
 from ..signals.parties import PartyMap
 from ..signals.site_policy import SitePolicy
@@ -31,7 +35,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SCOPE_KEY = "trackpref"
 _COOKIE_MARK = CONSENT_COOKIE.encode() + b"="
-_WANTED = frozenset((b"dnt", b"sec-gpc", b"cookie"))
+_WANTED = frozenset((b"dnt", b"sec-gpc", b"cookie", b"sec-fetch-site", b"sec-fetch-dest"))
+#: Response headers an app may have chosen itself (``Tk: U``, its own referrer policy).
+_APP_CHOSEN = frozenset((b"tk", b"referrer-policy"))
 _MAX_API_BODY = 16 * 1024
 
 
@@ -73,6 +79,8 @@ class PreferenceMiddleware:
         honoring = self.honoring
         dnt: bytes | tuple[bytes, ...] | None = None
         gpc: bytes | tuple[bytes, ...] | None = None
+        fetch_site: bytes | None = None
+        fetch_dest: bytes | None = None
         cookie: bytes | None = None
         for name, value in scope["headers"]:
             # One set lookup rejects the headers that do not matter.
@@ -82,12 +90,18 @@ class PreferenceMiddleware:
                 dnt = value if dnt is None else (*_many(dnt), value)
             elif name == b"sec-gpc":
                 gpc = value if gpc is None else (*_many(gpc), value)
+            elif name == b"sec-fetch-site":
+                fetch_site = value
+            elif name == b"sec-fetch-dest":
+                fetch_dest = value
             elif _COOKIE_MARK in value:
                 cookie = value
         consent_id = None if cookie is None else _cookie(cookie.decode("latin-1"))
         if consent_id is None:
             # One dict lookup for nearly every request (see Honoring.cached_outcome).
-            outcome = honoring.outcomes.get((dnt, gpc)) or honoring.cached_outcome(dnt, gpc)
+            outcome = honoring.outcomes.get(
+                (dnt, gpc, fetch_site, fetch_dest)
+            ) or honoring.cached_outcome(dnt, gpc, fetch_site, fetch_dest)
         else:
             h = _headers(scope)
             outcome = honoring.outcome(
@@ -98,6 +112,7 @@ class PreferenceMiddleware:
                 referer=h.get("referer"),
                 origin=h.get("origin"),
                 sec_fetch_site=h.get("sec-fetch-site"),
+                sec_fetch_dest=h.get("sec-fetch-dest"),
             )
         scope[SCOPE_KEY] = outcome.decision
 
@@ -106,33 +121,39 @@ class PreferenceMiddleware:
             path, scope, receive, send, outcome, consent_id
         ):
             return
-        if outcome.refuse and not outcome.preference.exception:
-            await _send_plain(send, honoring.consent_page(outcome))
+        if outcome.refuse and honoring.refuses(outcome, path):
+            await _send_plain(send, honoring.declared(honoring.consent_page(outcome), outcome))
             return
+
+        started = False
 
         # A plain function that returns send()'s awaitable: no coroutine frame of
         # its own, which halves what wrapping send costs.
         def send_wrapper(message: Message) -> Awaitable[None]:
+            nonlocal started
             if message["type"] == "http.response.start":
-                headers = message.get("headers")
-                if headers is None:
-                    headers = message["headers"] = []
-                elif not isinstance(headers, list):
-                    headers = message["headers"] = list(headers)
+                started = True
+                headers = message.get("headers") or ()
                 if outcome.strip_tracking_cookies:
-                    rewritten = honoring.response_headers(outcome, headers)
-                    if rewritten is not None:
-                        headers[:] = rewritten
+                    headers = honoring.response_headers(outcome, headers) or headers
+                # A new list: the app may reuse its own (a cached Response), and
+                # what one person's request adds must never reach the next one.
                 for name, _ in headers:
-                    # The length test spares a lower() for nearly every header.
-                    if len(name) == 15 and name.lower() == b"referrer-policy":
-                        headers.extend(outcome.headers)
+                    n = len(name)
+                    if (n == 2 or n == 15) and name.lower() in _APP_CHOSEN:
+                        message["headers"] = [*headers, *honoring.extra_headers(outcome, headers)]
                         break
                 else:
-                    headers.extend(outcome.headers_all)
+                    message["headers"] = [*headers, *outcome.headers_all]
             return send(message)
 
-        await self.app(scope, receive, send_wrapper)
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            # TPE §6.3: Tk on every response, the error one included.
+            if not started:
+                await _send_plain(send, honoring.server_error(outcome))
+            raise
 
     async def _own(
         self,
@@ -157,15 +178,21 @@ class PreferenceMiddleware:
             return True
         if path == honoring.prefix + "/exceptions" and honoring.policy.exceptions_api:
             body = await _read_body(receive, _MAX_API_BODY + 1)
+            if body is None:
+                return True  # the client went away; nothing to answer, nothing stored
             h = _headers(scope)
-            response = honoring.exception_call(
-                method,
-                body,
-                content_type=h.get("content-type"),
-                host=h.get("host", ""),
-                origin=h.get("origin"),
-                consent_id=consent_id,
-                secure=scope.get("scheme") == "https",
+            # The consent store may block (SQLite, PostgreSQL): keep it off the loop.
+            response = await anyio.to_thread.run_sync(
+                functools.partial(
+                    honoring.exception_call,
+                    method,
+                    body,
+                    content_type=h.get("content-type"),
+                    host=h.get("host", ""),
+                    origin=h.get("origin"),
+                    consent_id=consent_id,
+                    scheme=scope.get("scheme", "http"),
+                )
             )
             await _send_plain(send, honoring.declared(response, outcome))
             return True
@@ -198,14 +225,15 @@ def _cookie(header: str) -> str | None:
     return None
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    """Read at most ``limit`` bytes; the caller refuses anything that long."""
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """Read at most ``limit`` bytes (the caller refuses anything that long);
+    ``None`` when the client disconnected before the body was complete."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            return None
         chunk = message.get("body", b"")
         size += len(chunk)
         if size <= limit:

@@ -41,7 +41,9 @@ def new_consent_id() -> str:
 
 def valid_consent_id(value: str) -> bool:
     """Cheap shape check so that garbage cookies never reach the store."""
-    return 16 <= len(value) <= 64 and all(c.isalnum() or c in "-_" for c in value)
+    return (
+        16 <= len(value) <= 64 and value.isascii() and all(c.isalnum() or c in "-_" for c in value)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +67,18 @@ class ConsentStore(Protocol):
 
 
 class MemoryConsentStore:
-    """For tests and single-process demos; lost on restart."""
+    """For tests and single-process demos; lost on restart, and per process.
 
-    def __init__(self) -> None:
+    It holds at most ``max_records`` consents; past that the oldest is dropped,
+    which can only make the site treat someone as not having consented (the
+    safe direction). Use :class:`SQLiteConsentStore` (or the ledger) in
+    production and whenever several workers serve one site.
+    """
+
+    def __init__(self, max_records: int = 100_000) -> None:
         self._sets: dict[str, ExceptionSet] = {}
-        self._events: list[ConsentEvent] = []
+        self._events: dict[str, list[ConsentEvent]] = {}
+        self._max = max_records
         self._lock = threading.Lock()
 
     def load(self, consent_id: str) -> ExceptionSet:
@@ -81,11 +90,19 @@ class MemoryConsentStore:
                 self._sets[consent_id] = exceptions
             else:
                 self._sets.pop(consent_id, None)
+            while len(self._sets) > self._max:
+                oldest = next(iter(self._sets))
+                del self._sets[oldest]
+                self._events.pop(oldest, None)
             detail = json.dumps(exceptions.to_json(), sort_keys=True)
-            self._events.append(ConsentEvent(consent_id, event, now, detail))
+            self._events.setdefault(consent_id, []).append(
+                ConsentEvent(consent_id, event, now, detail)
+            )
+            while len(self._events) > self._max:
+                del self._events[next(iter(self._events))]
 
     def history(self, consent_id: str) -> list[ConsentEvent]:
-        return [e for e in self._events if e.consent_id == consent_id]
+        return list(self._events.get(consent_id, ()))
 
 
 class SQLiteConsentStore:

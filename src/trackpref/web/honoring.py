@@ -17,12 +17,13 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from email.utils import parsedate_to_datetime
 from importlib import resources
 from pathlib import Path
 
 from ..signals.decisions import Decision, PartyRole, decide
 from ..signals.errors import InvalidStateError, SecurityError, SignalError, SyntaxError_
-from ..signals.parties import PartyMap, classify_request, normalize_host
+from ..signals.parties import PartyMap, normalize_host
 from ..signals.preference import Preference, resolve_headers
 from ..signals.site_policy import SitePolicy
 from ..signals.tracking_exceptions import ExceptionRequest, ExceptionSet
@@ -53,6 +54,8 @@ DEFAULT_PREFIX = "/_trackpref"
 #: promise explicit and protects older agents.
 DEFAULT_REFERRER_POLICY = "strict-origin-when-cross-origin"
 _MAX_CACHE = 512
+#: Raw values longer than this are never cached: real agents send one byte.
+_MAX_CACHED_VALUE = 32
 _MAX_API_BODY = 16 * 1024
 
 _JSON = b"application/json"
@@ -74,6 +77,8 @@ class Outcome:
     text_headers_no_referrer_policy: list[tuple[str, str]] = field(default_factory=list)
     #: The same for ASGI's ``bytes`` headers.
     headers_all: tuple[Header, ...] = ()
+    #: ``headers`` without ``Tk``: for responses whose app already chose a ``Tk``.
+    vary_only: tuple[Header, ...] = ()
 
     @property
     def preference(self) -> Preference:
@@ -165,33 +170,39 @@ class Honoring:
         self.parties = parties
         self.prefix = prefix.rstrip("/")
         self.clock = clock
-        #: Outcomes by raw (DNT, Sec-GPC) values; adapters read it directly.
-        self.outcomes: dict[tuple[HeaderKey, HeaderKey], Outcome] = {}
-        self._vary: tuple[Header, ...] = (
-            ((b"vary", b"DNT, Sec-GPC"),) if self.policy.dynamic else ()
-        )
+        #: Outcomes by raw (DNT, Sec-GPC, Sec-Fetch-Site, Sec-Fetch-Dest) values;
+        #: adapters read it directly.
+        self.outcomes: dict[tuple[HeaderKey, HeaderKey, HeaderKey, HeaderKey], Outcome] = {}
+        self._vary = _vary_for(self.policy)
+        self._exempt = _refusal_exempt_paths(self.policy)
         self._static = self._build_static()
         self._has_cookie_rules = bool(self.policy.tracking_cookies)
 
     # -- the hot path -------------------------------------------------------
 
-    def cached_outcome(self, dnt: HeaderKey, gpc: HeaderKey) -> Outcome:
+    def cached_outcome(
+        self,
+        dnt: HeaderKey,
+        gpc: HeaderKey,
+        fetch_site: HeaderKey = None,
+        fetch_dest: HeaderKey = None,
+    ) -> Outcome:
         """The outcome for requests without a consent cookie, keyed by raw values.
 
-        ``dnt`` and ``gpc`` are what the adapter found, undecoded: ``None``, one
-        value (``bytes`` for ASGI, ``str`` for WSGI) or a tuple of them. Nearly
-        every request hits the cache, so this is one dict lookup.
+        The arguments are what the adapter found, undecoded: ``None``, one value
+        (``bytes`` for ASGI, ``str`` for WSGI) or a tuple of them. Nearly every
+        request hits the cache, so this is one dict lookup. Long or repeated
+        values are computed but not cached, so hostile headers cannot fill
+        memory or evict everyone else's entries.
         """
-        key = (dnt, gpc)
+        key = (dnt, gpc, fetch_site, fetch_dest)
         found = self.outcomes.get(key)
         if found is not None:
             return found
-        result = self._compute(
-            _texts(dnt), _texts(gpc), exception=False, role=PartyRole.FIRST_PARTY
-        )
-        if len(self.outcomes) >= _MAX_CACHE:
-            self.outcomes.clear()  # hostile header variety must not grow memory
-        self.outcomes[key] = result
+        role = _role(_first(fetch_site), _first(fetch_dest))
+        result = self._compute(_texts(dnt), _texts(gpc), exception=False, role=role)
+        if len(self.outcomes) < _MAX_CACHE and all(_cacheable(k) for k in key):
+            self.outcomes[key] = result
         return result
 
     def outcome(
@@ -204,35 +215,30 @@ class Honoring:
         referer: str | None = None,
         origin: str | None = None,
         sec_fetch_site: str | None = None,
+        sec_fetch_dest: str | None = None,
     ) -> Outcome:
-        """Resolve one request. Only requests with a consent id touch the store."""
-        if consent_id is None:
+        """Resolve one request. Only requests with a consent id touch the store.
+
+        The party role comes from Fetch Metadata on both paths, so a consent
+        cookie never changes how a request is classified, only whether an
+        exception covers it.
+        """
+        if consent_id is None or not valid_consent_id(consent_id):
             return self.cached_outcome(
-                None if dnt is None else tuple(dnt), None if gpc is None else tuple(gpc)
+                None if dnt is None else tuple(dnt),
+                None if gpc is None else tuple(gpc),
+                sec_fetch_site,
+                sec_fetch_dest,
             )
-        exception = False
-        role = PartyRole.FIRST_PARTY
-        if valid_consent_id(consent_id):
-            target = _host_only(host)
-            ctx = classify_request(
-                host=target or "localhost",
-                sec_fetch_site=sec_fetch_site,
-                origin=origin,
-                referer=referer,
-                parties=self.parties,
-            )
-            role = ctx.role
-            site = _site_host(referer, origin, sec_fetch_site) or target
-            exceptions = self.consent_store.load(consent_id)
-            try:
-                exception = bool(target) and exceptions.covers(site, target, now=self.clock())
-            except SignalError:
-                exception = False  # an unusable Host or Referer grants nothing
-        result = self._compute(dnt, gpc, exception=exception, role=role)
-        if exception:
-            # The answer depends on the consent cookie: shared caches must not reuse it.
-            result = self._finish(replace(result, headers=(*result.headers, (b"vary", b"Cookie"))))
-        return result
+        role = _role(sec_fetch_site, sec_fetch_dest)
+        target = _host_only(host)
+        site = _site_host(referer, origin, sec_fetch_site, sec_fetch_dest) or target
+        exceptions = self.consent_store.load(consent_id)
+        try:
+            exception = bool(target) and exceptions.covers(site, target, now=self.clock())
+        except SignalError:
+            exception = False  # an unusable Host or Referer grants nothing
+        return self._compute(dnt, gpc, exception=exception, role=role)
 
     def _compute(
         self,
@@ -254,7 +260,11 @@ class Honoring:
                 headers=headers,
                 strip_tracking_cookies=self._has_cookie_rules
                 and not decision.may_set_tracking_cookies,
-                refuse=self.policy.refuse_without_consent and preference.do_not_track,
+                # TPE §6.7 is about DNT: 1. Refusing GPC users would be the
+                # discrimination US opt-out laws forbid, so GPC alone never refuses.
+                refuse=self.policy.refuse_without_consent
+                and preference.do_not_track
+                and preference.dnt.do_not_track,
             )
         )
 
@@ -265,6 +275,7 @@ class Honoring:
         return replace(
             outcome,
             headers_all=(*outcome.headers, *raw_rp),
+            vary_only=tuple(h for h in outcome.headers if h[0] != b"tk"),
             text_headers=text,
             text_headers_all=[*text, *rp],
             text_headers_no_referrer_policy=list(text),
@@ -282,32 +293,64 @@ class Honoring:
         kept: list[Header] = []
         for name, value in app_headers:
             if name.lower() in (b"set-cookie", b"set-cookie2"):
-                cookie_name = value.split(b"=", 1)[0].strip().decode("latin-1")
-                if self.policy.is_tracking_cookie(cookie_name):
+                text = value.decode("latin-1")
+                cookie_name = text.split("=", 1)[0].strip()
+                # Deleting a tracking cookie is what do-not-track asks for: let it through.
+                if self.policy.is_tracking_cookie(cookie_name) and not _deletes(text):
                     continue
             kept.append((name, value))
         return kept
 
     def extra_headers(self, outcome: Outcome, app_headers: Iterable[Header]) -> list[Header]:
-        """Headers to append: ``Tk``, ``Vary`` and, unless the app set one, ``Referrer-Policy``."""
-        if self.referrer_policy is not None:
-            for name, _ in app_headers:
-                if len(name) == 15 and name.lower() == b"referrer-policy":
-                    return list(outcome.headers)
-            return [*outcome.headers, (b"referrer-policy", self.referrer_policy)]
-        return list(outcome.headers)
+        """Headers to append: ``Tk`` unless the app chose one (``Tk: U``), ``Vary``,
+        and ``Referrer-Policy`` unless the app set its own."""
+        has_tk = has_rp = False
+        for name, _ in app_headers:
+            n = len(name)
+            if n == 2 and name.lower() == b"tk":
+                has_tk = True
+            elif n == 15 and name.lower() == b"referrer-policy":
+                has_rp = True
+        return self._extra(outcome, has_tk, has_rp)
+
+    def _extra(self, outcome: Outcome, has_tk: bool, has_rp: bool) -> list[Header]:
+        out = list(outcome.vary_only if has_tk else outcome.headers)
+        if not has_rp and self.referrer_policy is not None:
+            out.append((b"referrer-policy", self.referrer_policy))
+        return out
 
     def extra_text_headers(
         self, outcome: Outcome, app_headers: Iterable[tuple[str, str]]
     ) -> list[tuple[str, str]]:
         """:meth:`extra_headers` for WSGI's ``str`` headers."""
-        if self.referrer_policy_text is not None:
-            for name, _ in app_headers:
-                # The length test spares a lower() for nearly every header.
-                if len(name) == 15 and name.lower() == "referrer-policy":
-                    return list(outcome.text_headers)
-            return [*outcome.text_headers, ("referrer-policy", self.referrer_policy_text)]
-        return list(outcome.text_headers)
+        has_tk = has_rp = False
+        for name, _ in app_headers:
+            n = len(name)
+            if n == 2 and name.lower() == "tk":
+                has_tk = True
+            elif n == 15 and name.lower() == "referrer-policy":
+                has_rp = True
+        return [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in self._extra(outcome, has_tk, has_rp)
+        ]
+
+    def refuses(self, outcome: Outcome, path: str) -> bool:
+        """Answer 409 here? Never on the pages that explain how to consent."""
+        return outcome.refuse and not outcome.preference.exception and path not in self._exempt
+
+    def server_error(self, outcome: Outcome) -> PlainResponse:
+        """A bare 500 for an app that failed before answering, still with ``Tk``."""
+        body = b"Internal Server Error"
+        return PlainResponse(
+            500,
+            (
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                *outcome.headers,
+            ),
+            body,
+        )
 
     # -- resources the middleware answers itself ----------------------------
 
@@ -386,18 +429,20 @@ class Honoring:
             else:
                 return None
         if method not in ("GET", "HEAD"):
-            return _json_response(405, {"error": f"{method} not allowed on {path}"})
+            return _json_response(
+                405, {"error": f"{method} not allowed on {path}"}, (b"allow", b"GET, HEAD")
+            )
         return response
 
     def shim_response(self, outcome: Outcome) -> PlainResponse:
         """The exception-API shim, with this request's ``navigator.doNotTrack``."""
         pref = outcome.preference
-        dnt_value: str | None
-        dnt_value = "0" if pref.exception else pref.dnt.value
+        effective = "0" if pref.exception else pref.dnt.value
         body = (
             _shim_source()
             .replace("__TRACKPREF_ENDPOINT__", json.dumps(self.prefix + "/exceptions"))
-            .replace("__TRACKPREF_DNT__", json.dumps(dnt_value))
+            .replace("__TRACKPREF_DNT_HEADER__", json.dumps(pref.dnt.value))
+            .replace("__TRACKPREF_DNT__", json.dumps(effective))
             .encode()
         )
         return PlainResponse(
@@ -449,25 +494,25 @@ class Honoring:
         host: str,
         origin: str | None,
         consent_id: str | None,
-        secure: bool,
+        scheme: str,
     ) -> PlainResponse:
         """Answer one call of the shim (store / remove / exists).
 
-        Only pages of this origin may call it: the ``Origin`` must match the
-        ``Host``, and the body must be JSON (which a cross-site form cannot
+        Only pages of this origin may call it: the ``Origin`` (scheme, host and
+        port) must be this request's own, and the body must be JSON (which a cross-site form cannot
         send without a CORS preflight this endpoint never approves). Otherwise
         another site could grant exceptions in the person's name.
         """
         if method != "POST":
-            return _json_response(405, {"error": "use POST"})
+            return _json_response(405, {"error": "use POST"}, (b"allow", b"POST"))
         if len(body) > _MAX_API_BODY:
             return _json_response(413, {"error": f"body larger than {_MAX_API_BODY} bytes"})
         if not content_type or content_type.split(";")[0].strip().lower() != "application/json":
             return _json_response(415, {"error": "Content-Type must be application/json"})
         target = _host_only(host)
-        origin_host = _origin_host(origin)
-        if not origin_host or origin_host != target:
+        if not target or _origin_tuple(origin) != _request_origin(scheme, host):
             return _error(SecurityError("the exception API only answers pages of this origin"))
+        secure = scheme == "https"
         try:
             call = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -496,7 +541,10 @@ class Honoring:
                     now=now,
                     site_has_policy=bool(self.policy.policy),
                 )
-                cid = cid or new_consent_id()
+                if cid is None or not current.grants:
+                    # Only ever reuse an id this server issued for a live record:
+                    # a planted cookie must not become someone's consent id.
+                    cid = new_consent_id()
                 self.consent_store.save(cid, updated, event="store", now=now)
                 payload: dict[str, object] = {
                     "ok": True,
@@ -504,8 +552,10 @@ class Honoring:
                 }
             else:
                 updated = current.remove(request, script_domain=script_domain, now=now)
-                if cid is not None:
+                if cid is not None and current.grants:
                     self.consent_store.save(cid, updated, event="remove", now=now)
+                else:
+                    cid = None
                 payload = {"ok": True, "result": None}
         except (SecurityError, SyntaxError_, InvalidStateError) as exc:
             return _error(exc)
@@ -565,13 +615,118 @@ def _origin_host(origin: str | None) -> str:
     return _host_only(origin.split("://", 1)[1].split("/", 1)[0])
 
 
-def _site_host(referer: str | None, origin: str | None, sec_fetch_site: str | None) -> str:
-    """The top-level site's host, as well as a server can tell it."""
-    if sec_fetch_site == "none":
+def _site_host(
+    referer: str | None,
+    origin: str | None,
+    sec_fetch_site: str | None,
+    sec_fetch_dest: str | None = None,
+) -> str:
+    """The top-level site's host, as well as a server can tell it.
+
+    A top-level navigation (``Sec-Fetch-Dest: document``) or a typed URL
+    (``Sec-Fetch-Site: none``) is on the target's own site, whatever page the
+    person came from: the ``Referer`` of a click on a search result names the
+    search engine, not the site being visited.
+    """
+    if sec_fetch_site == "none" or sec_fetch_dest == "document":
         return ""
     if referer and "://" in referer:
         return _host_only(referer.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0])
     return _origin_host(origin)
+
+
+def _origin_tuple(origin: str | None) -> tuple[str, str, int] | None:
+    if not origin or origin == "null" or "://" not in origin:
+        return None
+    scheme, _, rest = origin.partition("://")
+    return _authority_tuple(scheme.lower(), rest.split("/", 1)[0])
+
+
+def _request_origin(scheme: str, host: str) -> tuple[str, str, int] | None:
+    return _authority_tuple(scheme.lower(), host.strip())
+
+
+def _authority_tuple(scheme: str, authority: str) -> tuple[str, str, int] | None:
+    if scheme not in ("http", "https"):
+        return None
+    default = 443 if scheme == "https" else 80
+    if authority.startswith("["):
+        host, _, rest = authority[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    elif authority.count(":") == 1:
+        host, _, port_text = authority.partition(":")
+    else:
+        host, port_text = authority, ""
+    try:
+        port = int(port_text) if port_text else default
+        return (scheme, normalize_host(host), port)
+    except (ValueError, SignalError):
+        return None
+
+
+def _role(fetch_site: str | bytes | None, fetch_dest: str | bytes | None) -> PartyRole:
+    """First or third party, from Fetch Metadata alone (cheap, and cacheable).
+
+    A cross-site subresource or frame is a third-party request; everything
+    else, including a top-level navigation from another site (the person chose
+    to come here) and requests without Fetch Metadata, is first party.
+    """
+    site = fetch_site.decode("latin-1") if isinstance(fetch_site, bytes) else fetch_site
+    dest = fetch_dest.decode("latin-1") if isinstance(fetch_dest, bytes) else fetch_dest
+    if site == "cross-site" and dest != "document":
+        return PartyRole.THIRD_PARTY
+    return PartyRole.FIRST_PARTY
+
+
+def _first(key: HeaderKey) -> str | bytes | None:
+    if isinstance(key, tuple):
+        return key[0] if key else None
+    return key
+
+
+def _cacheable(key: HeaderKey) -> bool:
+    if key is None:
+        return True
+    if isinstance(key, tuple):
+        return len(key) <= 2 and all(len(v) <= _MAX_CACHED_VALUE for v in key)
+    return len(key) <= _MAX_CACHED_VALUE
+
+
+def _deletes(set_cookie: str) -> bool:
+    """Does this ``Set-Cookie`` delete the cookie (``Max-Age<=0`` or a past ``Expires``)?"""
+    for attr in set_cookie.split(";")[1:]:
+        key, _, value = attr.strip().partition("=")
+        key = key.strip().lower()
+        if key == "max-age":
+            try:
+                return int(value.strip()) <= 0
+            except ValueError:
+                return False
+        if key == "expires":
+            try:
+                return parsedate_to_datetime(value.strip()).timestamp() < time.time()
+            except (TypeError, ValueError, IndexError, OverflowError):
+                return False
+    return False
+
+
+def _vary_for(policy: SitePolicy) -> tuple[Header, ...]:
+    """What responses depend on: the signals, and the consent cookie."""
+    names: list[str] = []
+    if policy.dynamic or policy.tracking_cookies or policy.refuse_without_consent:
+        names += ["DNT", "Sec-GPC"]
+    if policy.exceptions_api:
+        names.append("Cookie")
+    return ((b"vary", ", ".join(names).encode()),) if names else ()
+
+
+def _refusal_exempt_paths(policy: SitePolicy) -> frozenset[str]:
+    """The privacy policy and consent pages stay readable to refused visitors."""
+    paths = set()
+    for ref in (policy.policy, policy.config):
+        if ref and ref.startswith("/") and not ref.startswith("//"):
+            paths.add(ref.split("#", 1)[0].split("?", 1)[0] or "/")
+    return frozenset(paths)
 
 
 _SHIM: str | None = None

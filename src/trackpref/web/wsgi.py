@@ -10,6 +10,7 @@ preference in ``environ["trackpref.preference"]``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +26,8 @@ __all__ = ["ENVIRON_DECISION", "ENVIRON_PREFERENCE", "WSGIPreferenceMiddleware"]
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 StartResponse = Callable[..., Callable[[bytes], object]]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+logger = logging.getLogger("trackpref")
 
 ENVIRON_DECISION = "trackpref.decision"
 ENVIRON_PREFERENCE = "trackpref.preference"
@@ -61,11 +64,15 @@ class WSGIPreferenceMiddleware:
         honoring = self.honoring
         dnt = environ.get("HTTP_DNT")
         gpc = environ.get("HTTP_SEC_GPC")
+        fetch_site = environ.get("HTTP_SEC_FETCH_SITE")
+        fetch_dest = environ.get("HTTP_SEC_FETCH_DEST")
         cookie = environ.get("HTTP_COOKIE")
         consent_id = _cookie(cookie) if cookie and _MARK in cookie else None
         if consent_id is None:
             # One dict lookup for nearly every request (see Honoring.cached_outcome).
-            outcome = honoring.outcomes.get((dnt, gpc)) or honoring.cached_outcome(dnt, gpc)
+            outcome = honoring.outcomes.get(
+                (dnt, gpc, fetch_site, fetch_dest)
+            ) or honoring.cached_outcome(dnt, gpc, fetch_site, fetch_dest)
         else:
             outcome = honoring.outcome(
                 None if dnt is None else (dnt,),
@@ -74,7 +81,8 @@ class WSGIPreferenceMiddleware:
                 host=environ.get("HTTP_HOST", ""),
                 referer=environ.get("HTTP_REFERER"),
                 origin=environ.get("HTTP_ORIGIN"),
-                sec_fetch_site=environ.get("HTTP_SEC_FETCH_SITE"),
+                sec_fetch_site=fetch_site,
+                sec_fetch_dest=fetch_dest,
             )
         decision = environ[ENVIRON_DECISION] = outcome.decision
         environ[ENVIRON_PREFERENCE] = decision.preference
@@ -83,22 +91,28 @@ class WSGIPreferenceMiddleware:
         if path.startswith(self._owned):
             response = self._own(path, environ, outcome, consent_id)
             if response is not None:
-                return _plain(start_response, honoring.declared(response, outcome))
-        if outcome.refuse and not outcome.preference.exception:
-            return _plain(start_response, honoring.consent_page(outcome))
+                return _plain(start_response, honoring.declared(response, outcome), environ)
+        if outcome.refuse and honoring.refuses(outcome, path):
+            return _plain(
+                start_response, honoring.declared(honoring.consent_page(outcome), outcome), environ
+            )
+        started = False
 
         def wrapped_start_response(
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
+            nonlocal started
+            started = True
             if outcome.strip_tracking_cookies:
                 raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
                 rewritten = honoring.response_headers(outcome, raw)
                 if rewritten is not None:
                     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in rewritten]
             for name, _ in headers:
-                # The length test spares a lower() for nearly every header.
-                if len(name) == 15 and name.lower() == "referrer-policy":
-                    headers = headers + outcome.text_headers_no_referrer_policy
+                n = len(name)
+                # Length first: it spares a lower() for nearly every header.
+                if (n == 2 or n == 15) and name.lower() in ("tk", "referrer-policy"):
+                    headers = headers + honoring.extra_text_headers(outcome, headers)
                     break
             else:
                 headers = headers + outcome.text_headers_all
@@ -106,7 +120,14 @@ class WSGIPreferenceMiddleware:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
 
-        return self.app(environ, wrapped_start_response)
+        try:
+            return self.app(environ, wrapped_start_response)
+        except Exception:
+            if started:
+                raise
+            # TPE §6.3: Tk on every response, the error one included.
+            logger.exception("unhandled error in the app behind WSGIPreferenceMiddleware")
+            return _plain(start_response, honoring.server_error(outcome), environ)
 
     def _own(
         self, path: str, environ: dict[str, Any], outcome: Any, consent_id: str | None
@@ -114,20 +135,15 @@ class WSGIPreferenceMiddleware:
         honoring = self.honoring
         method = environ.get("REQUEST_METHOD", "GET")
         if path.startswith("/.well-known/"):
+            if environ.get("SCRIPT_NAME"):
+                return None  # mounted below the root: not at the origin's well-known location
             return honoring.static_response(method, path)
         if not honoring.policy.exceptions_api:
             return None
         if path == honoring.prefix + "/exceptions.js":
             return honoring.shim_response(outcome)
         if path == honoring.prefix + "/exceptions":
-            try:
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                length = 0
-            stream = environ.get("wsgi.input")
-            body = b""
-            if stream is not None and length > 0:
-                body = stream.read(min(length, _MAX_API_BODY + 1))
+            body = _read_body(environ, _MAX_API_BODY + 1)
             return honoring.exception_call(
                 method,
                 body,
@@ -135,7 +151,7 @@ class WSGIPreferenceMiddleware:
                 host=environ.get("HTTP_HOST", ""),
                 origin=environ.get("HTTP_ORIGIN"),
                 consent_id=consent_id,
-                secure=environ.get("wsgi.url_scheme") == "https",
+                scheme=environ.get("wsgi.url_scheme", "http"),
             )
         return None
 
@@ -148,9 +164,30 @@ def _cookie(header: str) -> str | None:
     return None
 
 
-def _plain(start_response: StartResponse, response: PlainResponse) -> list[bytes]:
+def _plain(
+    start_response: StartResponse, response: PlainResponse, environ: dict[str, Any]
+) -> list[bytes]:
     start_response(
         f"{response.status} {response.reason}",
         [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers],
     )
-    return [response.body]
+    # HEAD gets the headers (Content-Length included) and no body.
+    return [] if environ.get("REQUEST_METHOD") == "HEAD" else [response.body]
+
+
+def _read_body(environ: dict[str, Any], limit: int) -> bytes:
+    """At most ``limit`` bytes of the request body, with or without Content-Length."""
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or -1)
+    except ValueError:
+        length = -1
+    if length >= 0:
+        return bytes(stream.read(min(length, limit)))
+    if environ.get("wsgi.input_terminated") or "chunked" in environ.get(
+        "HTTP_TRANSFER_ENCODING", ""
+    ):
+        return bytes(stream.read(limit))
+    return b""

@@ -4,8 +4,13 @@
  * treated as DNT:0. Errors reject with the DOMException names the Note uses. */
 (function () {
   "use strict";
-  var endpoint = __TRACKPREF_ENDPOINT__;
-  var dnt = __TRACKPREF_DNT__;
+  // The endpoint sits beside this script, wherever the app is mounted.
+  var script = document.currentScript;
+  var endpoint = script && script.src
+    ? new URL("exceptions", script.src).pathname
+    : __TRACKPREF_ENDPOINT__;
+  var dnt = __TRACKPREF_DNT__;            // effective value, exceptions applied
+  var dntHeaderValue = __TRACKPREF_DNT_HEADER__;  // what the browser itself sends
   var nav = window.navigator;
   var proto = Object.getPrototypeOf(nav);
 
@@ -30,14 +35,13 @@
           throw new DOMException(err.message || "rejected", err.name || "SyntaxError");
         }
         if ("doNotTrack" in answer) {
-          dnt = answer.doNotTrack === null ? dntHeaderValue : answer.doNotTrack;
+          dnt = answer.doNotTrack === "0" ? "0" : dntHeaderValue;
         }
         return answer.result;
       });
     });
   }
 
-  var dntHeaderValue = dnt === "0" ? null : dnt;
   var api = {
     storeTrackingException: function (properties) { return call("store", properties); },
     removeTrackingException: function (properties) {
