@@ -1,0 +1,567 @@
+from __future__ import annotations
+
+import json
+import math
+from importlib import resources
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trackpref.ledger.gate import Admission, ExceptionScope, Gate, GateError
+from trackpref.ledger.inventory import Inventory, load_inventory, parse_inventory
+from trackpref.signals import (
+    PartyRole,
+    Preference,
+    PreferenceState,
+    Purpose,
+    decide,
+    parse_dnt,
+    parse_gpc,
+    resolve,
+    resolve_headers,
+)
+
+EXAMPLE = str(resources.files("trackpref").joinpath("examples", "inventory.toml"))
+NOW = 1_750_000_000.0
+
+DNT1 = resolve_headers("1", None)
+GPC1 = resolve_headers(None, "1")
+DNT0 = resolve_headers("0", None)
+UNSET = resolve_headers(None, None)
+EXCEPTION_OVER_DNT = resolve_headers("1", "1", exception=True)
+
+PAGEVIEW = {
+    "path": "/news/1",
+    "referrer_host": "search.example",
+    "country": "DE",
+    "visitor_id": "c-123",
+    "load_ms": 120,
+}
+
+
+@pytest.fixture(scope="module")
+def inventory() -> Inventory:
+    return load_inventory(EXAMPLE)
+
+
+@pytest.fixture
+def gate(inventory: Inventory) -> Gate:
+    return Gate(inventory, clock=lambda: NOW)
+
+
+# -- bad input ---------------------------------------------------------------
+
+
+def test_undeclared_field_is_refused_by_name(gate: Gate) -> None:
+    with pytest.raises(GateError) as info:
+        gate.admit("pageviews", {**PAGEVIEW, "fingerprint": "abc"}, DNT0)
+    assert info.value.field == "pageviews.fingerprint"
+    assert "not declared" in info.value.message
+    assert info.value.as_dict()["field"] == "pageviews.fingerprint"
+
+
+def test_undeclared_dataset(gate: Gate) -> None:
+    with pytest.raises(GateError, match="dataset 'clicks' is not declared") as info:
+        gate.admit("clicks", {}, DNT0)
+    assert info.value.field == "dataset"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("path", 5, "expected text, got int"),
+        ("path", b"/x", "expected text, got bytes"),
+        ("path", ["/x"], "expected text, got list"),
+        ("path", "x" * 2049, "2049 characters, more than the 2048 allowed"),
+        ("country", "DEU", "3 characters, more than the 2 allowed"),
+        ("path", "/a\x00b", "U+0000"),
+        ("path", "/a\x1b[31m", "U+001B"),
+        ("path", "/a\nFAKE LOG LINE", "U+000A"),
+        ("path", "/a\u202eevil", "U+202E"),
+        ("path", "/a\ud800", "U+D800"),
+        ("path", "/a\x85", "U+0085"),
+        ("load_ms", "120", "expected a whole number, got str"),
+        ("load_ms", 1.5, "expected a whole number, got float"),
+        ("load_ms", True, "expected a whole number, got bool"),
+        ("load_ms", -1, "below the minimum 0"),
+        ("load_ms", 600_001, "above the maximum 600000"),
+        ("load_ms", 2**70, "out of range"),
+    ],
+)
+def test_bad_values_are_refused_by_name(gate: Gate, field: str, value: object, needle: str) -> None:
+    with pytest.raises(GateError) as info:
+        gate.admit("pageviews", {**PAGEVIEW, field: value}, DNT0)
+    assert info.value.field == f"pageviews.{field}"
+    assert needle in info.value.message
+
+
+def test_number_and_boolean_fields() -> None:
+    inv = parse_inventory(
+        """
+[site]
+name = "x"
+[datasets.m]
+purposes = ["debugging"]
+legal_basis = "legitimate-interests"
+[datasets.m.fields.ratio]
+type = "number"
+category = "system.metric"
+min = 0
+max = 1
+[datasets.m.fields.ok]
+type = "boolean"
+category = "system.metric"
+[datasets.m.fields.note]
+category = "system.metric"
+required = true
+"""
+    )
+    gate = Gate(inv, clock=lambda: NOW)
+    rec = gate.admit("m", {"ratio": 0.5, "ok": True, "note": "n"}, DNT1).record
+    assert rec is not None
+    assert rec.fields == {"ratio": 0.5, "ok": True, "note": "n"}
+    assert gate.admit("m", {"ratio": 1, "note": "n"}, DNT1).record is not None
+    for value, needle in [
+        (math.nan, "finite"),
+        (math.inf, "finite"),
+        (2.0, "maximum"),
+        ("0.5", "number"),
+    ]:
+        with pytest.raises(GateError, match=needle):
+            gate.admit("m", {"ratio": value, "note": "n"}, DNT1)
+    with pytest.raises(GateError, match="true or false"):
+        gate.admit("m", {"ok": 1, "note": "n"}, DNT1)
+    with pytest.raises(GateError, match="required but missing") as info:
+        gate.admit("m", {"ok": True}, DNT1)
+    assert info.value.field == "m.note"
+
+
+def test_hostile_but_printable_strings_are_data(gate: Gate) -> None:
+    hostile = "/'; DROP TABLE events; -- <script>alert(1)</script> ü 漢字 👍🏽"
+    rec = gate.admit("pageviews", {"path": hostile}, DNT0).record
+    assert rec is not None
+    assert rec.fields["path"] == hostile
+
+
+def test_refs_and_time_are_checked(gate: Gate) -> None:
+    with pytest.raises(GateError) as info:
+        gate.admit("pageviews", PAGEVIEW, DNT0, subject="a\x00b")
+    assert info.value.field == "subject"
+    with pytest.raises(GateError, match="must not be empty") as info:
+        gate.admit("pageviews", PAGEVIEW, DNT0, subject="")
+    assert info.value.field == "subject"
+    with pytest.raises(GateError) as info:
+        gate.admit("pageviews", PAGEVIEW, DNT0, visitor_hash="x" * 300)
+    assert info.value.field == "visitor_hash"
+    with pytest.raises(GateError, match="future") as info:
+        gate.admit("pageviews", PAGEVIEW, DNT0, ts=NOW + 3600)
+    assert info.value.field == "ts"
+    for bad in (math.nan, "yesterday", True):
+        with pytest.raises(GateError) as info:
+            gate.admit("pageviews", PAGEVIEW, DNT0, ts=bad)  # type: ignore[arg-type]
+        assert info.value.field == "ts"
+    rec = gate.admit("pageviews", PAGEVIEW, DNT0, ts=NOW - 60).record
+    assert rec is not None
+    assert rec.ts == NOW - 60
+
+
+def test_non_mapping_fields_and_odd_keys(gate: Gate) -> None:
+    with pytest.raises(GateError) as info:
+        gate.admit("pageviews", [("path", "/")], DNT0)  # type: ignore[arg-type]
+    assert info.value.field == "fields"
+    with pytest.raises(GateError) as info:
+        gate.admit("pageviews", {7: "x"}, DNT0)  # type: ignore[dict-item]
+    assert info.value.field == "pageviews.?"
+    with pytest.raises(GateError) as info:
+        gate.admit("pageviews", {"x" * 10_000: "y"}, DNT0)
+    assert len(info.value.message) < 300
+
+
+def test_input_is_not_modified(gate: Gate) -> None:
+    fields = dict(PAGEVIEW)
+    gate.admit("pageviews", fields, DNT1, subject="u1", visitor_hash="h")
+    assert fields == PAGEVIEW
+
+
+# -- the preference ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pref", [DNT1, GPC1, resolve_headers("1", "1")])
+def test_do_not_track_keeps_no_identifier(gate: Gate, pref: Preference) -> None:
+    a = gate.admit("pageviews", PAGEVIEW, pref, subject="user-7", visitor_hash="ab12")
+    assert a.record is not None
+    assert a.record.subject is None
+    assert a.record.visitor_hash is None
+    assert "visitor_id" not in a.record.fields
+    assert set(a.dropped) == {"visitor_id", "subject", "visitor_hash"}
+    assert a.record.preference == "do-not-track"
+    # The service provider still receives data; nothing else does.
+    assert a.record.recipients == ("cdn",)
+    rules = {(r.rule, r.target): r for r in a.explanation.rules}
+    assert rules[("field", "visitor_id")].outcome == "dropped"
+    assert "do-not-track" in rules[("field", "visitor_id")].reason
+    assert rules[("identifier", "subject")].outcome == "dropped"
+    assert rules[("identifier", "subject")].signal == "+".join(s.value for s in pref.sources)
+
+
+def test_do_not_track_withholds_third_parties_and_non_permitted_uses(gate: Gate) -> None:
+    a = gate.admit("ad_events", {"ad_id": "a1", "event": "view", "ad_cookie": "ck"}, DNT1)
+    assert a.record is not None
+    assert a.record.purposes == ("financial-logging", "frequency-capping")
+    assert a.record.recipients == ()
+    assert "ad_cookie" not in a.record.fields
+    adnet = a.explanation.about("adnet")
+    assert adnet[0].outcome == "withheld"
+    targeted = a.explanation.about("targeted-advertising")
+    assert targeted[0].outcome == "refused"
+    assert targeted[0].reason == decide(DNT1).may(Purpose.TARGETED_ADVERTISING).reason
+
+
+def test_allow_opens_every_declared_purpose_and_recipient(gate: Gate) -> None:
+    a = gate.admit(
+        "ad_events", {"ad_id": "a1", "event": "view", "ad_cookie": "ck"}, DNT0, visitor_hash="h"
+    )
+    assert a.record is not None
+    assert a.record.purposes == ("financial-logging", "frequency-capping", "targeted-advertising")
+    assert a.record.recipients == ("adnet",)
+    assert a.record.fields["ad_cookie"] == "ck"
+    assert a.record.visitor_hash == "h"
+    assert a.dropped == ()
+
+
+def test_unset_follows_the_core(gate: Gate) -> None:
+    a = gate.admit("pageviews", PAGEVIEW, UNSET, visitor_hash="h")
+    assert a.record is not None
+    assert a.record.fields["visitor_id"] == "c-123"
+    assert a.record.preference == "unset"
+
+
+def test_exception_opens_exactly_what_was_granted(gate: Gate) -> None:
+    event = {"ad_id": "a1", "event": "view", "ad_cookie": "ck"}
+    # An exception with no grant: first party only, nothing to third parties.
+    a = gate.admit("ad_events", event, EXCEPTION_OVER_DNT)
+    assert a.record is not None
+    assert a.record.recipients == ()
+    assert a.record.fields["ad_cookie"] == "ck"  # tracking identifiers are what an exception opens
+    assert "not covered by the exception" in a.explanation.about("adnet")[0].reason
+    # Granted for the ad network: shared with it.
+    b = gate.admit(
+        "ad_events", event, EXCEPTION_OVER_DNT, grant=ExceptionScope(frozenset({"adnet"}))
+    )
+    assert b.record is not None
+    assert b.record.recipients == ("adnet",)
+    assert b.explanation.grant == ExceptionScope(frozenset({"adnet"}))
+    # Granted for some purposes only: the rest stays under the overridden DNT.
+    c = gate.admit(
+        "ad_events",
+        event,
+        EXCEPTION_OVER_DNT,
+        grant=ExceptionScope.site_wide().__class__(
+            frozenset({"*"}), frozenset({"frequency-capping"})
+        ),
+    )
+    assert c.record is not None
+    assert c.record.purposes == ("financial-logging", "frequency-capping")
+    assert "targeted-advertising" not in c.record.purposes
+    refused = c.explanation.about("targeted-advertising")[0]
+    assert refused.outcome == "refused"
+    assert "not covered by the exception" in refused.reason
+    assert refused.signal == "dnt+gpc"
+    # Site-wide: everything.
+    d = gate.admit("ad_events", event, EXCEPTION_OVER_DNT, grant=ExceptionScope.site_wide())
+    assert d.record is not None
+    assert d.record.recipients == ("adnet",)
+    assert "targeted-advertising" in d.record.purposes
+
+
+def test_site_defined_purposes(gate: Gate) -> None:
+    sub = {"email": "a@b.example", "topics": "tech", "consent_text_version": 3}
+    # "newsletter" counts as core-service: a first party's own use, allowed under DNT;
+    # the e-mail itself is a direct identifier and is dropped, so is the sensitive field.
+    a = gate.admit("subscriptions", sub, DNT1, subject="s1")
+    assert a.record is not None
+    assert "newsletter" in a.record.purposes
+    assert "email" not in a.record.fields
+    assert "judged as core-service" in a.explanation.about("newsletter")[0].reason
+    inv = parse_inventory(
+        """
+[site]
+name = "x"
+[purposes.upsell]
+description = "Suggesting other products"
+[datasets.v]
+purposes = ["upsell", "security"]
+legal_basis = "consent"
+[datasets.v.fields.a]
+category = "a.b"
+purposes = ["upsell"]
+[datasets.v.fields.b]
+category = "a.b"
+"""
+    )
+    g = Gate(inv, clock=lambda: NOW)
+    r = g.admit("v", {"a": "1", "b": "2"}, DNT1)
+    assert r.record is not None
+    assert r.record.purposes == ("security",)
+    assert r.record.fields == {"b": "2"}
+    assert "not a permitted use" in r.explanation.about("upsell")[0].reason
+    r = g.admit("v", {"a": "1", "b": "2"}, DNT0)
+    assert r.record is not None
+    assert r.record.purposes == ("upsell", "security")
+
+
+def test_sensitive_fields_need_a_subject(gate: Gate) -> None:
+    sub = {"email": "a@b.example", "topics": "tech"}
+    a = gate.admit("subscriptions", sub, DNT0, subject="s1")
+    assert a.record is not None
+    assert a.record.sealed == ("email",)
+    assert a.explanation.about("email")[0].outcome == "sealed"
+    with pytest.raises(GateError, match="required"):
+        gate.admit("subscriptions", {"topics": "tech"}, DNT0, subject="s1")
+    b = gate.admit("subscriptions", sub, DNT0)
+    assert b.record is not None
+    assert "email" not in b.record.fields
+    assert "no subject" in b.explanation.about("email")[0].reason
+
+
+def test_nothing_kept_when_no_purpose_is_allowed(inventory: Inventory) -> None:
+    inv = parse_inventory(
+        """
+[site]
+name = "x"
+[datasets.t]
+purposes = ["targeted-advertising", "profiling"]
+legal_basis = "consent"
+[datasets.t.fields.seg]
+category = "user.inferred"
+"""
+    )
+    gate = Gate(inv, clock=lambda: NOW)
+    a = gate.admit("t", {"seg": "sports"}, GPC1)
+    assert a.record is None
+    assert not a.stored
+    assert a.dropped == ("seg",)
+    assert a.explanation.about("t")[0].outcome == "refused"
+
+
+def test_third_party_role(inventory: Inventory) -> None:
+    gate = Gate(inventory, role=PartyRole.THIRD_PARTY, clock=lambda: NOW)
+    a = gate.admit("pageviews", PAGEVIEW, DNT1)
+    assert a.record is not None
+    # A third party may not use first-party analytics under DNT: only permitted uses remain.
+    assert a.record.purposes == ("security", "debugging")
+    assert "referrer_host" not in a.record.fields  # its only purpose was analytics
+    assert a.explanation.role == "third-party"
+
+
+def test_explanation_is_json_data(gate: Gate) -> None:
+    e = gate.explain("ad_events", EXCEPTION_OVER_DNT, grant=ExceptionScope(frozenset({"adnet"})))
+    doc = json.loads(json.dumps(e.as_dict()))
+    assert doc["preference"] == "allow"
+    assert doc["source"] == "exception"
+    assert doc["grant"] == {"recipients": ["adnet"], "purposes": None}
+    assert {r["rule"] for r in doc["rules"]} == {"purpose", "identifier", "field", "recipient"}
+
+
+def test_admit_many_is_all_or_nothing(gate: Gate) -> None:
+    rows = [{"path": f"/p/{i}", "country": "FR"} for i in range(5)]
+    records = gate.admit_many("pageviews", rows, DNT1)
+    assert [r.fields["path"] for r in records] == [f"/p/{i}" for i in range(5)]
+    rows[3]["country"] = "FRA"
+    with pytest.raises(GateError, match="row 3") as info:
+        gate.admit_many("pageviews", rows, DNT1)
+    assert info.value.field == "pageviews.country"
+
+
+def test_validate_for_corrections(gate: Gate) -> None:
+    assert gate.validate("pageviews", "country", "NL") == "NL"
+    with pytest.raises(GateError):
+        gate.validate("pageviews", "country", "\x00")
+    with pytest.raises(GateError, match="not declared"):
+        gate.validate("pageviews", "nope", "x")
+
+
+# -- properties ----------------------------------------------------------------
+
+headers = st.one_of(st.none(), st.sampled_from(["0", "1", "1;x", "2", "", " 1 ", "0x"]))
+prefs = st.builds(
+    lambda d, g, e: resolve(parse_dnt(d), parse_gpc(g), exception=e),
+    headers,
+    st.one_of(st.none(), st.sampled_from(["1", "0", "true", ""])),
+    st.booleans(),
+)
+scopes = st.one_of(
+    st.none(),
+    st.builds(
+        ExceptionScope,
+        st.frozensets(st.sampled_from(["cdn", "adnet", "*", "other"])),
+        st.one_of(
+            st.none(), st.frozensets(st.sampled_from([p.value for p in Purpose] + ["newsletter"]))
+        ),
+    ),
+)
+text_values = st.text(max_size=20)
+values = st.one_of(text_values, st.integers(-10, 10**6), st.floats(), st.booleans(), st.none())
+
+
+@st.composite
+def events(draw: st.DrawFn, inventory: Inventory) -> tuple[str, dict[str, object]]:
+    ds = draw(st.sampled_from(sorted(inventory.datasets)))
+    names = sorted(inventory.datasets[ds].fields)
+    chosen = draw(st.lists(st.sampled_from(names), unique=True))
+    fields: dict[str, object] = {}
+    for name in chosen:
+        spec = inventory.datasets[ds].fields[name]
+        if spec.type.value == "integer" and draw(st.booleans()):
+            fields[name] = draw(st.integers(0, 600_000))
+        elif spec.type.value == "string" and draw(st.booleans()):
+            fields[name] = draw(
+                st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=2)
+            )
+        else:
+            fields[name] = draw(values)
+    return ds, fields
+
+
+INV = load_inventory(EXAMPLE)
+
+
+def admit_or_error(gate: Gate, *args: Any, **kwargs: Any) -> Admission | GateError:
+    try:
+        return gate.admit(*args, **kwargs)
+    except GateError as exc:
+        return exc
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    events(INV),
+    prefs,
+    scopes,
+    st.one_of(st.none(), text_values),
+    st.one_of(st.none(), text_values),
+    st.sampled_from(list(PartyRole)),
+)
+def test_property_no_identifier_is_ever_kept_under_do_not_track(
+    event: tuple[str, dict[str, object]],
+    pref: Preference,
+    grant: ExceptionScope | None,
+    subject: str | None,
+    visitor: str | None,
+    role: PartyRole,
+) -> None:
+    dataset, fields = event
+    gate = Gate(INV, role=role, clock=lambda: NOW)
+    a = admit_or_error(
+        gate, dataset, fields, pref, subject=subject, visitor_hash=visitor, grant=grant
+    )
+    if isinstance(a, GateError):
+        assert a.field  # every refusal names what was wrong
+        return
+    rec = a.record
+    if rec is None:
+        return
+    ds = INV.datasets[dataset]
+    assert set(rec.fields) <= set(ds.fields)
+    assert all(fields[k] == v for k, v in rec.fields.items())
+    decision = decide(pref, role)
+    if pref.state is PreferenceState.DO_NOT_TRACK:
+        assert rec.subject is None
+        assert rec.visitor_hash is None
+        assert not any(ds.fields[k].is_identifier for k in rec.fields)
+        assert all(INV.recipients[r].service_provider for r in rec.recipients)
+        for p in rec.purposes:
+            spec = INV.purposes.get(p)
+            core = spec.counts_as if spec is not None else p
+            assert core is not None
+            assert decision.may(core).allowed
+    if pref.by_consent:  # an exception overrode a do-not-track signal
+        for r in rec.recipients:
+            recipient = INV.recipients[r]
+            assert recipient.service_provider or (grant is not None and grant.covers_recipient(r))
+    assert set(rec.purposes) <= set(ds.purposes)
+    assert set(rec.sealed) <= set(rec.fields)
+    assert rec.subject is not None or not rec.sealed
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=12), values, max_size=6), prefs)
+def test_property_garbage_gets_a_named_error_or_a_valid_record(
+    fields: dict[str, object], pref: Preference
+) -> None:
+    gate = Gate(INV, clock=lambda: NOW)
+    a = admit_or_error(gate, "pageviews", fields, pref)
+    if isinstance(a, GateError):
+        assert a.field
+        assert a.field.startswith(("pageviews.", "fields"))
+        return
+    assert a.record is not None
+    json.dumps(a.record.fields, allow_nan=False)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    events(INV),
+    prefs,
+    scopes,
+    st.one_of(st.none(), text_values),
+    st.one_of(st.none(), text_values),
+)
+def test_property_check_json_agrees_with_admit(
+    event: tuple[str, dict[str, object]],
+    pref: Preference,
+    grant: ExceptionScope | None,
+    subject: str | None,
+    visitor: str | None,
+) -> None:
+    """The ingest fast path keeps, drops and refuses exactly what admit does."""
+    dataset, fields = event
+    gate = Gate(INV, clock=lambda: NOW)
+    slow = admit_or_error(
+        gate, dataset, fields, pref, subject=subject, visitor_hash=visitor, grant=grant
+    )
+    try:
+        fast = gate.check_json(dataset, fields, pref, subject, visitor, grant)
+    except GateError as exc:
+        failed: GateError | None = exc
+    else:
+        failed = None
+    if failed is not None:
+        assert isinstance(slow, GateError)
+        assert (failed.field, failed.message) == (slow.field, slow.message)
+        return
+    assert isinstance(slow, Admission)
+    if slow.record is None:
+        assert fast is None
+        return
+    assert fast is not None
+    ts, subj, vis, text, plan = fast
+    assert (ts, subj, vis) == (slow.record.ts, slow.record.subject, slow.record.visitor_hash)
+    assert json.loads(text) == slow.record.fields
+    assert plan.explanation is slow.explanation
+
+
+def test_backdated_events_respect_retention(gate: Gate) -> None:
+    # pageviews are kept 10 days; referrer_host only 24 hours.
+    with pytest.raises(GateError, match="keeps events 10 days") as info:
+        gate.admit("pageviews", PAGEVIEW, DNT0, ts=NOW - 10 * 86400)
+    assert info.value.field == "ts"
+    # nearly expired is not worth storing: less than an hour left
+    with pytest.raises(GateError, match="nearly"):
+        gate.admit("pageviews", PAGEVIEW, DNT0, ts=NOW - 10 * 86400 + 1800)
+    half_hour_left = gate.admit("pageviews", PAGEVIEW, DNT0, ts=NOW - 86400 + 1800)
+    assert half_hour_left.record is not None
+    assert "referrer_host" not in half_hour_left.record.fields
+    a = gate.admit("pageviews", PAGEVIEW, DNT0, ts=NOW - 2 * 86400)
+    assert a.record is not None
+    assert "referrer_host" not in a.record.fields
+    assert "referrer_host" in a.dropped
+    assert a.record.fields["path"] == PAGEVIEW["path"]
+    fast = gate.check_json("pageviews", PAGEVIEW, DNT0, ts=NOW - 2 * 86400)
+    assert fast is not None
+    assert "referrer_host" not in json.loads(fast[3])
+    recent = gate.admit("pageviews", PAGEVIEW, DNT0, ts=NOW - 3600)
+    assert recent.record is not None
+    assert "referrer_host" in recent.record.fields

@@ -1,0 +1,217 @@
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trackpref.ledger import Event, Ledger
+from trackpref.ledger.crypto import FieldCipher
+from trackpref.ledger.durations import Duration, Unit
+from trackpref.ledger.inventory import Inventory, load_inventory, parse_inventory
+from trackpref.ledger.retention import RetentionScheduler, cutoff, expires_at
+from trackpref.ledger.storage import Store, open_store
+from trackpref.signals import resolve_headers
+
+EXAMPLE = str(resources.files("trackpref").joinpath("examples", "inventory.toml"))
+INV = load_inventory(EXAMPLE)
+DAY = 86400.0
+T0 = datetime(2025, 3, 1, tzinfo=UTC).timestamp()
+ALLOW = resolve_headers("0", None)
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fill(store: Store, clock: Clock, ages_days: list[float], inventory: Inventory = INV) -> None:
+    ledger = Ledger(inventory, store, clock=clock, sealer=FieldCipher(store, site=store.site))
+    events = [
+        Event(
+            "pageviews",
+            {"path": f"/{i}", "referrer_host": "r.example", "country": "DE"},
+            ALLOW,
+            ts=clock.now - age * DAY,
+        )
+        for i, age in enumerate(ages_days)
+    ]
+    result = ledger.record_many(events)
+    assert not result.refused
+
+
+def test_purges_rows_and_fields_and_keeps_evidence(store: Store) -> None:
+    clock = Clock(T0)
+    fill(store, clock, [0.9, 0.5, 0.0])
+    clock.now = T0 + 0.6 * DAY  # the referrer of the first two is now past 24 hours
+    scheduler = RetentionScheduler(INV, store, clock=clock, lead=0)
+    report = scheduler.run_once()
+    assert report.rows == 2
+    [purge] = report.purges
+    assert (purge.dataset, purge.field, purge.rows, purge.retention) == (
+        "pageviews",
+        "referrer_host",
+        2,
+        "24 hours",
+    )
+    assert purge.cutoff == clock.now - DAY
+    kept = {e.fields["path"]: e.fields for e in store.iter_events("pageviews")}
+    assert "referrer_host" not in kept["/0"]
+    assert "referrer_host" not in kept["/1"]
+    assert kept["/2"]["referrer_host"] == "r.example"
+    clock.now = T0 + 9.2 * DAY  # /0 is now older than the dataset's 10 days
+    report = scheduler.run_once()
+    assert [(p.field, p.rows) for p in report.purges] == [(None, 1), ("referrer_host", 1)]
+    assert sorted(e.fields["path"] for e in store.iter_events("pageviews")) == ["/1", "/2"]
+    log = store.purges("pageviews")
+    assert [(p.field, p.rows) for p in log] == [
+        ("referrer_host", 2),
+        (None, 1),
+        ("referrer_host", 1),
+    ]
+    runs = [e for e in store.audit_entries() if e.action == "retention.run"]
+    assert len(runs) == 2
+    assert runs[-1].detail["rows"] == 2
+
+
+def test_next_due_is_when_the_oldest_row_expires(store: Store) -> None:
+    clock = Clock(T0)
+    fill(store, clock, [0.25, 0.5])
+    scheduler = RetentionScheduler(INV, store, clock=clock, lead=0)
+    report = scheduler.run_once()
+    assert report.rows == 0
+    # the referrer of the older row expires first: 24 hours after it was stamped
+    assert report.next_due == pytest.approx(T0 - 0.5 * DAY + DAY)
+    clock.now = report.next_due
+    report = scheduler.run_once()
+    assert [(p.field, p.rows) for p in report.purges] == [("referrer_host", 1)]
+
+
+def test_empty_store_has_nothing_due(store: Store) -> None:
+    scheduler = RetentionScheduler(INV, store, clock=Clock(T0))
+    report = scheduler.run_once()
+    assert report.next_due is None
+    assert report.as_dict()["rows"] == 0
+    assert scheduler.pause_after(report, T0) == scheduler.max_sleep
+
+
+def test_lead_and_sleep_are_bounded_by_the_shortest_retention() -> None:
+    inv = parse_inventory(
+        """
+[site]
+name = "x"
+[datasets.burst]
+purposes = ["security"]
+legal_basis = "legal-obligation"
+retention = "40s"
+[datasets.burst.fields.a]
+category = "a.b"
+"""
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(Path(tmp) / "l.db", site="x")
+        try:
+            s = RetentionScheduler(inv, store, clock=Clock(T0), lead=60, max_sleep=3600)
+            assert s.lead == 10.0
+            assert s.max_sleep == 20.0
+        finally:
+            store.close()
+
+
+def test_run_forever_stops(store: Store) -> None:
+    clock = Clock(T0)
+    scheduler = RetentionScheduler(INV, store, clock=clock)
+    pauses: list[float] = []
+
+    def fake_sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        clock.now += seconds
+        if len(pauses) == 3:
+            scheduler.stop()
+
+    scheduler.run_forever(sleep=fake_sleep)
+    assert len(pauses) == 3
+    assert all(p == scheduler.max_sleep for p in pauses)
+
+
+@given(
+    st.integers(1, 40),
+    st.sampled_from(list(Unit)),
+    st.floats(min_value=0, max_value=4e9, allow_nan=False),
+)
+def test_property_expiry_is_the_first_moment_past_the_cutoff(
+    amount: int, unit: Unit, ts: float
+) -> None:
+    d = Duration(amount, unit)
+    due = expires_at(d, ts)
+    assert cutoff(d, due) >= ts
+    if d.min_seconds == d.max_seconds:
+        assert due == pytest.approx(ts + d.min_seconds, abs=1e-6)
+    else:
+        assert cutoff(d, due - 0.005) < ts
+
+
+@st.composite
+def schedules(draw: st.DrawFn) -> list[tuple[float, list[float]]]:
+    """Steps of (time advance in hours, ages in days of events arriving then)."""
+    return draw(
+        st.lists(
+            st.tuples(
+                st.floats(min_value=0, max_value=72, allow_nan=False),
+                st.lists(st.floats(min_value=0, max_value=9.9, allow_nan=False), max_size=5),
+            ),
+            min_size=1,
+            max_size=12,
+        )
+    )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schedules(), st.sampled_from([0.0, 60.0, 3600.0]))
+def test_property_no_row_outlives_its_retention(
+    steps: list[tuple[float, list[float]]], lead: float
+) -> None:
+    """Random event streams and clocks: at every moment, nothing is past its limit.
+
+    The scheduler runs when it said it would wake (``pause_after``); between
+    runs, events keep arriving (some backdated), and the invariant is checked
+    at every step, not only right after a purge.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(Path(tmp) / "l.db", site="news.example")
+        try:
+            clock = Clock(T0)
+            scheduler = RetentionScheduler(INV, store, clock=clock, lead=lead)
+            wake = clock.now
+            for advance_hours, ages in steps:
+                target = clock.now + advance_hours * 3600
+                # Move time forward, running the scheduler whenever it is due.
+                while wake <= target:
+                    clock.now = max(clock.now, wake)
+                    check_invariant(store, clock.now)
+                    report = scheduler.run_once()
+                    check_invariant(store, clock.now)
+                    wake = clock.now + scheduler.pause_after(report, clock.now)
+                clock.now = target
+                check_invariant(store, clock.now)
+                fill(store, clock, ages)
+                check_invariant(store, clock.now)
+        finally:
+            store.close()
+
+
+def check_invariant(store: Store, now: float) -> None:
+    for ds in INV.datasets.values():
+        limit = cutoff(ds.retention, now)
+        for row in store.iter_events(ds.name):
+            assert row.ts >= limit, f"{ds.name} row {row.ts} outlived {ds.retention} at {now}"
+            for name in row.fields:
+                field_limit = cutoff(ds.fields[name].retention, now)
+                assert row.ts >= field_limit, f"{ds.name}.{name} outlived its retention"
