@@ -4,15 +4,15 @@ Compares, in one run and on one core:
 
 * a plain Starlette app (baseline),
 * the same app behind ``PreferenceMiddleware``,
-* the same app behind Starlette's ``CORSMiddleware`` answering a simple CORS
-  request (the yardstick the issue names),
+* the same app behind Starlette's ``CORSMiddleware`` answering a simple
+  CORS request (the yardstick the issue names),
 * a bare WSGI app and the same app behind ``WSGIPreferenceMiddleware``.
 
 The app is called directly with a fake scope / environ, so the figures are the
 middleware's own cost, not the server's. Time is the process's CPU time, so
-other work on a busy machine inflates the figures less than wall time would. Each figure is the median of several
-repeats; what matters is the difference to the baseline measured in the same
-run. Usage: ``python bench/middleware.py [--quick]``.
+other work on a busy machine inflates the figures less than wall time would.
+Each figure is the median of several repeats; what matters is the difference
+to the baseline measured in the same run. Usage: ``python bench/middleware.py [--quick]``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,19 @@
 """Debian's Chromium, driven by Playwright through ``executable_path``.
 
-Playwright's own browser download fails here (and is not wanted): the tests
-use the distribution's ``chromium``, which ``make test`` installs as root.
+Playwright's own browser download is neither possible here nor wanted: the
+tests drive the distribution's ``chromium``, which ``make test`` installs as
+root. The flags keep it headless, off the network (loopback servers only) and
+working as root in a container.
+
+Typical use::
+
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw, gpc=True, host_rules="MAP *.test 127.0.0.1")
+        try:
+            page = browser.new_page()
+            page.goto(serve_asgi(app) + "/")
+        finally:
+            browser.close()
 """
 
 from __future__ import annotations
@@ -10,10 +22,18 @@ import shutil
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["BASE_ARGS", "browser_args", "chromium_path", "launch_chromium"]
+__all__ = [
+    "BASE_ARGS",
+    "GPC_FEATURES",
+    "LOOPBACK_TEST_HOSTS",
+    "browser_args",
+    "chromium_path",
+    "launch_chromium",
+]
 
-#: Flags that keep Chromium off the network (this machine has none) and quiet.
+#: Headless, no sandbox (root in a container), and nothing that phones home.
 BASE_ARGS = (
+    "--headless=new",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-quic",
@@ -24,16 +44,30 @@ BASE_ARGS = (
     "--disable-dev-shm-usage",
 )
 
+#: Chromium sends ``Sec-GPC: 1`` and sets ``navigator.globalPrivacyControl``.
 GPC_FEATURES = "--enable-features=GlobalPrivacyControl,GlobalPrivacyControlForce"
+
+#: Host rules that send every ``*.test`` name to loopback (multi-site tests).
+LOOPBACK_TEST_HOSTS = "MAP *.test 127.0.0.1"
+
+NOT_INSTALLED = (
+    "Debian's chromium is not installed (no `chromium` on PATH): run `make test` as root"
+)
 
 
 def chromium_path() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
+    """Debian's ``chromium`` on PATH, or None."""
+    return shutil.which("chromium")
 
 
 def browser_args(
     *, gpc: bool = False, host_rules: str | None = None, extra_args: Sequence[str] = ()
 ) -> list[str]:
+    """The command-line flags every test browser gets, plus the optional ones.
+
+    ``gpc`` turns Global Privacy Control on; ``host_rules`` is a
+    ``--host-resolver-rules`` value such as :data:`LOOPBACK_TEST_HOSTS`.
+    """
     args = list(BASE_ARGS)
     if gpc:
         args.append(GPC_FEATURES)
@@ -50,10 +84,10 @@ def launch_chromium(
     host_rules: str | None = None,
     extra_args: Sequence[str] = (),
 ) -> Any:
-    """A headless Chromium ``Browser``; the caller closes it."""
+    """A headless Chromium ``Browser`` from a ``sync_playwright()`` handle; the caller closes it."""
     path = chromium_path()
     if path is None:
-        raise RuntimeError("Debian's chromium is not installed: run `make test` as root")
+        raise RuntimeError(NOT_INSTALLED)
     return playwright.chromium.launch(
         executable_path=path,
         headless=True,
