@@ -1,7 +1,8 @@
-"""``trackpref serve``: the honoring site (and, later, the collection service)."""
+"""``trackpref serve``: the honoring site and the collection service."""
 
 from __future__ import annotations
 
 from .app import create_app
+from .config import ServiceConfig
 
-__all__ = ["create_app"]
+__all__ = ["ServiceConfig", "create_app"]

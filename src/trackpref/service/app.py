@@ -1,38 +1,65 @@
 """The Starlette application behind ``trackpref serve``.
 
-It is the first site built on the middleware, and the proof that the
-middleware is enough: the landing page and ``/api/preference`` only read the
-decision the middleware attached; every declaration comes from it.
+It started as the first site built on the middleware (the landing page and
+``/api/preference`` only read the decision the middleware attached; every
+declaration comes from it) and is now the collection service as well:
+
+* collection: ``/trackpref.js``, ``POST /api/collect``, ``/p.gif``, e-mail
+  opens at ``/o/{campaign}/{token}.gif`` (:mod:`.collect`, :mod:`.ingest`);
+* the dashboard, ``/api/stats`` and ``/metrics``, admin only (:mod:`.dashboard`);
+* the public rights portal under ``/rights`` (:mod:`.portal`);
+* ``/openapi.json``, structured logs, scheduled jobs (:mod:`.jobs`);
+* with ``demo``, a publisher site under ``/demo/`` (:mod:`.demo`).
+
+The service's own declarations (``Tk`` on every response, its TSR and
+``gpc.json``) come from :class:`PreferenceMiddleware` and a :class:`SitePolicy`,
+as for any site.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from ..integrations.starlette import decision
-from ..signals.decisions import Purpose
+from ..signals.decisions import Purpose, decide
+from ..signals.preference import PreferenceState
 from ..signals.site_policy import SitePolicy
 from ..web.asgi import PreferenceMiddleware
-from ..web.consent import ConsentStore, MemoryConsentStore, SQLiteConsentStore
+from ..web.consent import ConsentStore
+from ..web.honoring import Honoring
+from .asgi_io import ASGIApp, Receive, Scope, Send
+from .collect import CollectEndpoint, OpenPixel, PagePixel, ScriptEndpoint
+from .config import ServiceConfig
+from .dashboard import Dashboard
+from .demo import demo_routes
+from .logs import RequestLog
+from .openapi import openapi_document
+from .portal import Portal
+from .runtime import Service, default_policy
+from .templating import render
 
 __all__ = ["create_app", "default_policy"]
 
-_templates = Environment(
-    loader=PackageLoader("trackpref.service", "templates"),
-    autoescape=select_autoescape(default=True),
-)
-
-
-def default_policy() -> SitePolicy:
-    """The policy ``trackpref serve`` runs with when given none."""
-    return SitePolicy(policy="/privacy", config="/privacy#consent")
+_KEPT_TEXT = {
+    "with-id": (
+        "Kept as a raw event with this browser's pseudonymous id, because you allow tracking. "
+        "You can see, correct and delete it in the rights portal."
+    ),
+    "raw": (
+        "Kept as a raw event without any id: only today's salted visitor hash, which nobody "
+        "can link to you once the day's salt is destroyed."
+    ),
+    "counted-only": (
+        "Not kept: your page view only added one to today's counts. No identifier, no raw event."
+    ),
+}
 
 
 async def api_preference(request: Request) -> Response:
@@ -67,19 +94,99 @@ def _uses(request: Request) -> tuple[list[tuple[str, str]], list[tuple[str, str]
 async def landing(request: Request) -> Response:
     d = decision(request)
     will, wont = _uses(request)
-    html = _templates.get_template("landing.html").render(
+    html = render(
+        "landing.html",
         decision=d,
         pref=d.preference,
         will=will,
         wont=wont,
         prefix=request.app.state.prefix,
+        demo=request.app.state.service.config.demo,
     )
     return HTMLResponse(html, headers={"cache-control": "no-store"})
 
 
 async def privacy(request: Request) -> Response:
-    html = _templates.get_template("privacy.html").render(prefix=request.app.state.prefix)
+    html = render("privacy.html", prefix=request.app.state.prefix)
     return HTMLResponse(html)
+
+
+def _explain_route(service: Service) -> Route:
+    async def api_explain(request: Request) -> Response:
+        q = request.query_params
+        dataset = q.get("dataset", "pageviews")
+        if dataset not in ("pageviews", "email_opens"):
+            return JSONResponse(
+                {"error": "dataset: pageviews or email_opens", "field": "dataset"}, 400
+            )
+        dnt = q.get("dnt")
+        pref = service.collector.tighten(
+            decision(request).preference, dnt if dnt in ("0", "1") else None, q.get("gpc") == "true"
+        )
+        allow = pref.state is PreferenceState.ALLOW
+        explanation = service.collector.gate.explain(dataset, pref, has_subject=allow)
+        stored = not any(r.rule == "dataset" and r.outcome == "refused" for r in explanation.rules)
+        kept = ("with-id" if allow else "raw") if stored else "counted-only"
+        return JSONResponse(
+            {
+                "preference": pref.as_dict(),
+                "tracking_status": decide(pref, service.collector.role).tracking_status,
+                "kept": kept,
+                "summary": _KEPT_TEXT[kept],
+                "explanation": explanation.as_dict(),
+            },
+            headers={"cache-control": "no-store"},
+        )
+
+    return Route("/api/explain", api_explain)
+
+
+class ServiceApp(Starlette):
+    """Starlette, with the collection endpoints served on a shorter path.
+
+    Collect requests are nearly all the traffic. They go straight to
+    :class:`PreferenceMiddleware` (the same instance state as the rest of the
+    app: one :class:`Honoring`, so the same declarations, ``Tk`` and consent
+    records) and then to their endpoint, skipping the router's walk over
+    every route and Starlette's exception and logging layers, which they do
+    not need: the endpoints answer every error themselves, count every
+    status in ``/metrics`` and log their errors. Everything else takes the
+    usual way.
+    """
+
+    fast: dict[str, ASGIApp]
+    fast_chain: ASGIApp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in self.fast:
+            await self.fast_chain(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def _dispatch(routes: dict[str, ASGIApp]) -> ASGIApp:
+    async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
+        await routes[scope["path"]](scope, receive, send)
+
+    return dispatch
+
+
+def _route_group(path: str) -> str:
+    for prefix, group in (
+        ("/api/collect", "collect"),
+        ("/p.gif", "pixel"),
+        ("/o/", "open"),
+        ("/api/", "api"),
+        ("/dashboard", "dashboard"),
+        ("/admin", "dashboard"),
+        ("/rights", "rights"),
+        ("/demo", "demo"),
+        ("/.well-known", "well-known"),
+        ("/metrics", "metrics"),
+    ):
+        if path.startswith(prefix):
+            return group
+    return "other"
 
 
 def create_app(
@@ -87,24 +194,94 @@ def create_app(
     db: str | Path | None = None,
     policy: SitePolicy | str | Path | None = None,
     consent_store: ConsentStore | None = None,
+    config: ServiceConfig | None = None,
 ) -> Starlette:
-    """Build the app. ``db`` is the SQLite file for consent records."""
-    if consent_store is None:
-        consent_store = SQLiteConsentStore(db) if db is not None else MemoryConsentStore()
-    routes = [
+    """Build the app. ``db`` (a SQLite path or ``postgresql://`` URL) overrides ``config.db``."""
+    cfg = config or ServiceConfig()
+    if db is not None:
+        cfg = cfg.replace(db=str(db))
+    service = Service(cfg, policy=policy, consent_store=consent_store)
+    collector, committer, metrics = service.collector, service.committer, service.metrics
+    limits: dict[str, Any] = {
+        "max_body": cfg.max_body,
+        "max_events": cfg.max_events,
+        "max_inflight": cfg.max_inflight,
+        "log_errors": cfg.access_log,
+    }
+    dash = Dashboard(service)
+    portal = Portal(service)
+    document = openapi_document()
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse(
+            {"ok": True, "queued": committer.queued, "instance": cfg.instance},
+            headers={"cache-control": "no-store"},
+        )
+
+    collect = CollectEndpoint(collector, committer, metrics, **limits)
+    pixel = PagePixel(collector, committer, metrics, **limits)
+    script = ScriptEndpoint()
+    routes: list[BaseRoute] = [
         Route("/", landing),
         Route("/privacy", privacy),
         Route("/api/preference", api_preference),
+        Route("/api/collect", collect, methods=["POST", "OPTIONS"]),
+        Route("/p.gif", pixel, methods=["GET"]),
+        Route(
+            "/o/{campaign}/{token}.gif",
+            OpenPixel(collector, committer, metrics, mail_site=cfg.mail_site, **limits),
+            methods=["GET"],
+        ),
+        Route("/trackpref.js", script, methods=["GET"]),
+        _explain_route(service),
+        Route("/api/stats", dash.api_stats),
+        Route("/metrics", dash.metrics),
+        Route("/openapi.json", openapi),
+        Route("/healthz", healthz),
+        Route("/dashboard", dash.page),
+        Route("/admin/login", dash.login_form, methods=["GET"]),
+        Route("/admin/login", dash.login, methods=["POST"]),
+        Route("/admin/logout", dash.logout, methods=["POST"]),
+        Route("/rights", portal.index),
+        Route("/rights/requests", portal.open_request, methods=["POST"]),
+        Route("/rights/exceptions", portal.exceptions),
+        Route("/rights/exceptions/revoke", portal.revoke, methods=["POST"]),
+        Route("/rights/inventory", portal.inventory),
+        Route("/rights/inventory.json", portal.inventory_json),
+        Route("/rights/{site}/requests/{rid}", portal.show_request),
+        Route("/rights/{site}/requests/{rid}/verify", portal.verify, methods=["POST"]),
+        Route("/rights/{site}/requests/{rid}/resend", portal.resend, methods=["POST"]),
+        Route("/rights/{site}/requests/{rid}/export", portal.export),
+        Route("/rights/{site}/requests/{rid}/correct", portal.correct, methods=["POST"]),
     ]
-    app = Starlette(
+    if cfg.demo:
+        routes.extend(demo_routes(service))
+
+    http_requests = metrics.http_requests
+    children: dict[tuple[str, int], Any] = {}
+
+    def observe(path: str, status: int) -> None:
+        group = _route_group(path)
+        key = (group, status // 100)
+        child = children.get(key)
+        if child is None:
+            child = children[key] = http_requests.labels(group, f"{status // 100}xx")
+        child.inc()
+
+    honoring = Honoring(service.policy, consent_store=service.consent_store)
+    app = ServiceApp(
         routes=routes,
         middleware=[
-            Middleware(
-                PreferenceMiddleware,
-                policy=policy if policy is not None else default_policy(),
-                consent_store=consent_store,
-            )
+            Middleware(RequestLog, enabled=cfg.access_log, observe=observe),
+            Middleware(PreferenceMiddleware, honoring=honoring),
         ],
+        lifespan=service.lifespan,
     )
+    app.fast = {"/api/collect": collect, "/p.gif": pixel, "/trackpref.js": script}
+    app.fast_chain = PreferenceMiddleware(_dispatch(app.fast), honoring=honoring)
     app.state.prefix = "/_trackpref"
+    app.state.service = service
     return app

@@ -1,0 +1,430 @@
+"""From a validated event and a preference to gated rows and tallies.
+
+This is where the person's preference decides what is kept, through the
+ledger's gate (the service never decides on its own what a signal permits):
+
+* **allow** (``DNT: 0``, or an exception the person granted): the raw event,
+  with the browser's pseudonymous id as its subject, so the person can later
+  see and delete it through the rights portal;
+* **unset**: the raw event without any persistent id, only the day's salted
+  visitor hash (:mod:`trackpref.ledger.salts`), which nobody can link to
+  anything once the day's salt is destroyed;
+* **do-not-track** (``DNT: 1`` or ``Sec-GPC: 1``): the gate, judging as a
+  third party, refuses audience measurement, so no raw event is kept; the
+  event only adds one to the day's tallies, which hold no identifier.
+
+An e-mail open follows the same rules: under do-not-track (what Thunderbird
+sends when it loads remote images) no per-recipient record is kept, only the
+campaign's count.
+
+Each site's rows go to that site's store (:meth:`Store.for_site`); tallies
+carry the site in their key. No query of the service joins two sites.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..ledger import Ledger
+from ..ledger.gate import Gate, GateError
+from ..ledger.inventory import Inventory
+from ..ledger.salts import SaltWindowClosed, VisitorHasher
+from ..ledger.storage import Store
+from ..signals.decisions import PartyRole
+from ..signals.dnt import parse_dnt
+from ..signals.gpc import parse_gpc
+from ..signals.preference import Precedence, Preference, PreferenceState, resolve
+from .classify import device_of, referrer_domain, region_of, signal_class
+from .events import CollectError, IncomingEvent
+from .ingest import Prepared, Row
+from .tables import ServiceTables, Tally
+
+__all__ = ["OTHER", "REQUIRED_FIELDS", "Collector", "KeptSummary"]
+
+#: Datasets and fields the service writes; a replacement inventory must keep them.
+REQUIRED_FIELDS = {
+    "pageviews": ("type", "path", "referrer_domain", "device", "region", "props", "visitor_id"),
+    "email_opens": ("campaign", "recipient", "device", "signal"),
+}
+#: Where values beyond a tally's cardinality cap are counted.
+OTHER = "(other)"
+#: Distinct values kept per site, day and metric before the rest go to OTHER.
+DEFAULT_CARDINALITY = 500
+_GATE_TO_EVENT = {"path": "url", "referrer_domain": "referrer", "visitor_id": "id"}
+_DNT = PreferenceState.DO_NOT_TRACK
+_ALLOW = PreferenceState.ALLOW
+
+
+@dataclass(frozen=True, slots=True)
+class KeptSummary:
+    """What one request left behind, for ``/api/explain`` and the demo."""
+
+    raw: int
+    with_id: int
+    counted_only: int
+
+
+def day_of(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).date().isoformat()
+
+
+class Collector:
+    """Prepares requests (on the event loop) and commits batches (in the writer)."""
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        root: Store,
+        tables: ServiceTables,
+        *,
+        role: PartyRole | str = PartyRole.THIRD_PARTY,
+        precedence: Precedence,
+        sites: Iterable[str] | None = None,
+        max_sites: int = 1000,
+        cardinality: int = DEFAULT_CARDINALITY,
+    ) -> None:
+        missing = [
+            f"{ds}.{f}"
+            for ds, fields in REQUIRED_FIELDS.items()
+            for f in fields
+            if ds not in inventory.datasets or f not in inventory.datasets[ds].fields
+        ]
+        if missing:
+            raise ValueError(
+                f"{inventory.source}: the collection service needs {', '.join(missing)}"
+            )
+        for ds in REQUIRED_FIELDS:
+            if inventory.datasets[ds].sensitive_fields:
+                raise ValueError(
+                    f"{inventory.source}: {ds} declares sensitive fields; the collection "
+                    "service keeps no subject keys for them"
+                )
+        self.inventory = inventory
+        self.root = root
+        self.tables = tables
+        self.role = PartyRole(role)
+        self.precedence = precedence
+        self.gate = Gate(inventory, role=self.role, precedence=precedence)
+        self.allowed_sites = frozenset(sites) if sites else None
+        self.max_sites = max_sites
+        self.cardinality = cardinality
+        self._known_sites: set[str] = set(tables.sites())
+        self._ledgers: dict[str, Ledger] = {}
+        self._hashers: dict[str, VisitorHasher] = {}
+        self._tight: dict[tuple[int, str | None, bool], tuple[Preference, Preference]] = {}
+        self._seen: dict[tuple[str, str, str], set[str]] = {}
+        self._lock = threading.RLock()
+        self._day_cache: tuple[int, str] = (-1, "")
+        self._vh_memo: dict[tuple[str, str, str], str] = {}
+        self._vh_day = ""
+
+    # -- sites -------------------------------------------------------------------
+    def admit_site(self, site: str, field: str) -> str:
+        if self.allowed_sites is not None:
+            if site not in self.allowed_sites:
+                raise CollectError(
+                    f"{field}: {site} is not a site this service collects for", field=field
+                )
+            return site
+        if site not in self._known_sites:
+            with self._lock:
+                if site not in self._known_sites and len(self._known_sites) >= self.max_sites:
+                    raise CollectError(
+                        f"{field}: this service already collects for {self.max_sites} sites",
+                        field=field,
+                    )
+                self._known_sites.add(site)
+        return site
+
+    def known_sites(self) -> list[str]:
+        return sorted(self._known_sites | set(self.allowed_sites or ()))
+
+    def store_for(self, site: str) -> Store:
+        return self.ledger(site).store
+
+    def ledger(self, site: str) -> Ledger:
+        led = self._ledgers.get(site)
+        if led is None:
+            with self._lock:
+                led = self._ledgers.get(site)
+                if led is None:
+                    led = Ledger(
+                        self.inventory,
+                        self.root.for_site(site),
+                        role=self.role,
+                        precedence=self.precedence,
+                    )
+                    self._ledgers[site] = led
+        return led
+
+    def hasher(self, site: str) -> VisitorHasher:
+        h = self._hashers.get(site)
+        if h is None:
+            with self._lock:
+                h = self._hashers.get(site)
+                if h is None:
+                    h = VisitorHasher(self.store_for(site))
+                    self._hashers[site] = h
+        return h
+
+    # -- preference ----------------------------------------------------------------
+    def tighten(self, pref: Preference, dnt: str | None, gpc: bool) -> Preference:
+        """The request's preference, made stricter by what the page's script read.
+
+        ``navigator.doNotTrack`` / ``globalPrivacyControl`` can only add a
+        do-not-track claim (a page could not use them to loosen anything: an
+        absent header is never replaced by a body's ``DNT: 0``).
+        """
+        add_dnt = dnt == "1" and pref.dnt.choice != "1"
+        add_gpc = gpc and not pref.gpc.enabled
+        if not (add_dnt or add_gpc):
+            return pref
+        key = (id(pref), "1" if add_dnt else None, add_gpc)
+        hit = self._tight.get(key)
+        if hit is not None and hit[0] is pref:
+            return hit[1]
+        out = resolve(
+            parse_dnt("1") if add_dnt else pref.dnt,
+            parse_gpc("1") if add_gpc else pref.gpc,
+            exception=pref.exception,
+            precedence=self.precedence,
+        )
+        if len(self._tight) > 256:
+            self._tight.clear()
+        self._tight[key] = (pref, out)
+        return out
+
+    # -- tallies -------------------------------------------------------------------
+    def _day(self, now: float) -> str:
+        whole = int(now // 86400)
+        cached = self._day_cache
+        if cached[0] != whole:
+            cached = (whole, day_of(now))
+            self._day_cache = cached
+        return cached[1]
+
+    def _seen_set(self, site: str, day: str, metric: str) -> set[str]:
+        """The values already counted for a site, day and metric (this process)."""
+        key = (site, day, metric)
+        seen = self._seen.get(key)
+        if seen is None:
+            if len(self._seen) > 4 * self.max_sites * 8:
+                self._seen.clear()
+            seen = self._seen[key] = set()
+        return seen
+
+    def _capped(self, site: str, day: str, metric: str, value: str) -> str:
+        """``value``, or :data:`OTHER` once the metric has ``cardinality`` values."""
+        seen = self._seen_set(site, day, metric)
+        if value in seen:
+            return value
+        if len(seen) >= self.cardinality:
+            return OTHER
+        seen.add(value)
+        return value
+
+    # -- preparing -----------------------------------------------------------------
+    def _visitor_hash(self, site: str, ip: str, ua: str, day: str) -> str | None:
+        """The day's visitor hash, remembered for the rest of that day only.
+
+        The memo is emptied when the day changes, so it never holds a hash
+        whose salt is (about to be) destroyed; it saves recomputing the same
+        keyed hash for every page view of a visit.
+        """
+        if self._vh_day != day:
+            self._vh_memo.clear()
+            self._vh_day = day
+        key = (site, ip, ua)
+        hit = self._vh_memo.get(key)
+        if hit is not None:
+            return hit
+        try:
+            value = self.hasher(site).visitor_hash(site, ip, ua)
+        except SaltWindowClosed:
+            return None
+        if len(self._vh_memo) >= 100_000:
+            self._vh_memo.clear()
+        self._vh_memo[key] = value
+        return value
+
+    def prepare_events(
+        self,
+        events: list[IncomingEvent],
+        pref: Preference,
+        *,
+        user_agent: str,
+        accept_language: str | None,
+        ip: str,
+        array: bool,
+    ) -> Prepared:
+        """Gate every event of one request; :class:`CollectError` names a refused one.
+
+        The hot path of the service: the headers' dimensions (device, OS,
+        region) are worked out once per request, and the per-event tallies
+        are grouped before they are spread over their metrics.
+        """
+        now = time.time()
+        day = self._day(now)
+        device, os_family = device_of(user_agent or None)
+        region = region_of(accept_language)
+        rows: list[Row] = []
+        tallies: dict[Tally, int] = {}
+        #: (site, signal, kept, is a page view) -> events
+        groups: dict[tuple[str, str, str, bool], int] = {}
+        hashes: dict[str, str | None] = {}
+        check = self.gate.check_json
+        capped = self._capped
+        header_dnt = pref.dnt.choice
+        header_gpc = pref.gpc.enabled
+        plain_signal = signal_class(header_dnt, header_gpc)
+        plain_state = pref.state
+        known = self._known_sites
+        check_sites = self.allowed_sites is not None
+        seen: dict[tuple[str, str], set[str]] = {}
+        for i, ev in enumerate(events):
+            site = ev.site
+            if check_sites or site not in known:
+                site = self.admit_site(site, f"events[{i}].site" if array else "site")
+            if ev.dnt is None and not ev.gpc:
+                p, state, signal = pref, plain_state, plain_signal
+            else:
+                p = self.tighten(pref, ev.dnt, ev.gpc)
+                state = p.state
+                said = "1" if "1" in (header_dnt, ev.dnt) else header_dnt or ev.dnt
+                signal = signal_class(said, header_gpc or ev.gpc)
+            vid = ev.visitor_id if state is _ALLOW else None
+            if state is _DNT:
+                vh = None
+            elif site in hashes:
+                vh = hashes[site]
+            else:
+                vh = hashes[site] = self._visitor_hash(site, ip, user_agent, day)
+            ref = referrer_domain(ev.referrer_host, ev.host)
+            # The raw row keeps only what the rollups and the person's export
+            # need; the OS family and the signal class exist only as counts.
+            fields: dict[str, object] = {
+                "type": ev.type,
+                "path": ev.path,
+                "referrer_domain": ref,
+                "device": device,
+                "region": region,
+            }
+            if ev.props is not None:
+                fields["props"] = ev.props
+            if vid is not None:
+                fields["visitor_id"] = vid
+            try:
+                enc = check("pageviews", fields, p, vid, vh)
+            except GateError as exc:
+                name = (exc.field or "").rpartition(".")[2]
+                where = f"events[{i}]." if array else ""
+                field = where + _GATE_TO_EVENT.get(name, name or "event")
+                raise CollectError(f"{field}: {exc.message}", field=field) from None
+            if enc is not None:
+                rows.append((site, "pageviews", enc))
+                kept = "with-id" if enc[1] is not None else "raw"
+            else:
+                kept = "counted-only"
+            pageview = ev.type == "pageview"
+            key = (site, signal, kept, pageview)
+            groups[key] = groups.get(key, 0) + 1
+            if pageview:
+                paths = seen.get((site, "path"))
+                if paths is None:
+                    paths = seen[site, "path"] = self._seen_set(site, day, "path")
+                    seen[site, "referrer"] = self._seen_set(site, day, "referrer")
+                path = ev.path
+                if path not in paths:
+                    path = capped(site, day, "path", path)
+                t: Tally = (site, day, "path", path)
+                tallies[t] = tallies.get(t, 0) + 1
+                if ref not in seen[site, "referrer"]:
+                    ref = capped(site, day, "referrer", ref)
+                t = (site, day, "referrer", ref)
+                tallies[t] = tallies.get(t, 0) + 1
+            else:
+                t = (site, day, "event", capped(site, day, "event", ev.type))
+                tallies[t] = tallies.get(t, 0) + 1
+        for (site, signal, kept, pageview), n in groups.items():
+            keys: list[Tally] = [(site, day, "kept", kept)]
+            if pageview:
+                keys += [
+                    (site, day, "pageviews", "total"),
+                    (site, day, "device", device),
+                    (site, day, "os", os_family),
+                    (site, day, "region", capped(site, day, "region", region)),
+                    (site, day, "signal", signal),
+                    (site, day, "adoption", f"{device}|{signal}"),
+                ]
+            for t in keys:
+                tallies[t] = tallies.get(t, 0) + n
+        return Prepared(rows, tallies, len(events))
+
+    def prepare_open(
+        self,
+        site: str,
+        campaign: str,
+        token: str,
+        pref: Preference,
+        *,
+        user_agent: str,
+    ) -> Prepared:
+        """One e-mail open; under do-not-track only the campaign's count."""
+        now = time.time()
+        day = self._day(now)
+        device, _ = device_of(user_agent or None)
+        signal = signal_class(pref.dnt.choice, pref.gpc.enabled)
+        fields: dict[str, object] = {
+            "campaign": campaign,
+            "recipient": token,
+            "device": device,
+            "signal": signal,
+        }
+        try:
+            enc = self.gate.check_json("email_opens", fields, pref)
+        except GateError as exc:
+            name = (exc.field or "").rpartition(".")[2] or "campaign"
+            raise CollectError(f"{name}: {exc.message}", field=name) from None
+        rows: list[Row] = [] if enc is None else [(site, "email_opens", enc)]
+        tallies: dict[Tally, int] = {}
+        capped = self._capped(site, day, "opens", campaign)
+        _add(tallies, (site, day, "opens", capped))
+        _add(tallies, (site, day, "opens_signal", f"{capped}|{signal}"))
+        _add(tallies, (site, day, "kept", "raw" if enc is not None else "counted-only"))
+        return Prepared(rows, tallies, 1)
+
+    # -- the writer's side -------------------------------------------------------------
+    def commit(self, batch: list[Prepared]) -> None:
+        """Write one batch in one transaction: raw rows per site, then the tallies."""
+        by_site: dict[str, list[tuple[object, ...]]] = {}
+        tallies: dict[Tally, int] = {}
+        ledgers: dict[str, Ledger] = {}
+        for p in batch:
+            for site, dataset, enc in p.rows:
+                led = ledgers.get(site)
+                if led is None:
+                    led = ledgers[site] = self.ledger(site)
+                ts, subject, vh, fields, plan = enc
+                row = (site, dataset, ts, subject, vh, led.decision_id(plan.explanation), fields)
+                rows = by_site.get(site)
+                if rows is None:
+                    by_site[site] = [row]
+                else:
+                    rows.append(row)
+            if not tallies:
+                tallies = dict(p.tallies)
+            else:
+                for key, n in p.tallies.items():
+                    tallies[key] = tallies.get(key, 0) + n
+        with self.root.transaction():
+            for site, rows in by_site.items():
+                ledgers[site].store.insert_events(rows)  # type: ignore[arg-type]
+            self.tables.add_tallies(tallies)
+
+
+def _add(tallies: dict[Tally, int], key: Tally) -> None:
+    tallies[key] = tallies.get(key, 0) + 1

@@ -1,0 +1,325 @@
+"""What ``POST /api/collect`` accepts: one event or a JSON array of them.
+
+Parsing is strict and pure. An event is an object with ``site``, ``type`` and
+``url``, optionally ``referrer`` and ``props``; the trackpref script also
+sends ``id`` (only when the person allows tracking), ``dnt`` and ``gpc`` (what
+``navigator`` said, which can only make the preference stricter). Anything
+else is refused with a :class:`CollectError` whose ``field`` names the culprit
+(``events[3].url``), so a site developer fixes the right line; nothing of a
+refused request is stored.
+
+Only the path of ``url`` is kept: query strings and fragments carry search
+terms, session tokens and e-mail addresses far too often. Of ``referrer``
+only the host survives here; the classifier reduces it to a registrable
+domain.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from functools import lru_cache
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+from ..signals.errors import SignalError
+from ..signals.parties import host_from_url, normalize_host
+
+__all__ = [
+    "EVENT_KEYS",
+    "MAX_PROPS",
+    "CollectError",
+    "IncomingEvent",
+    "check_referrer",
+    "check_site",
+    "check_type",
+    "parse_events",
+    "path_of",
+]
+
+#: Keys an event object may carry.
+EVENT_KEYS = frozenset({"site", "type", "url", "referrer", "props", "id", "dnt", "gpc"})
+#: At most this many custom properties per event.
+MAX_PROPS = 20
+_MAX_URL = 2048
+_MAX_PROP_KEY = 40
+_MAX_PROP_TEXT = 256
+_MAX_PROPS_JSON = 2048
+_TYPE = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,63}\Z")
+_PROP_KEY = re.compile(r"[A-Za-z0-9_.-]{1,40}\Z")
+_ID = re.compile(r"[A-Za-z0-9_-]{16,64}\Z")
+#: The scheme and authority of an http(s) URL, as urlsplit would cut them.
+_ORIGIN = re.compile(r"https?://[^/?#]*", re.IGNORECASE)
+
+
+class CollectError(SignalError):
+    """A collect request is refused; ``field`` names what was wrong, ``status`` the answer."""
+
+    def __init__(self, message: str, *, field: str, status: int = 400) -> None:
+        super().__init__(message, field=field)
+        self.status = status
+
+    def as_dict(self) -> dict[str, object]:
+        return {"error": self.message, "field": self.field}
+
+
+class IncomingEvent(NamedTuple):
+    """One validated event, reduced to what may be kept.
+
+    A named tuple rather than a frozen dataclass: batches build hundreds of
+    thousands a second, and it is just as immutable.
+    """
+
+    site: str
+    type: str
+    path: str
+    #: Host of the page (from ``url``), to tell internal referrers apart.
+    host: str | None
+    #: Host of the referrer, if any (the classifier makes it a domain).
+    referrer_host: str | None
+    #: The custom properties as compact JSON text, or None.
+    props: str | None
+    #: The browser's pseudonymous id; the service keeps it only under allow.
+    visitor_id: str | None
+    #: What ``navigator.doNotTrack`` said ("0", "1") and ``globalPrivacyControl``.
+    dnt: str | None
+    gpc: bool
+
+
+def _fail(field: str, message: str) -> CollectError:
+    return CollectError(f"{field}: {message}", field=field)
+
+
+@lru_cache(maxsize=4096)
+def _normal_host(value: str) -> str | None:
+    try:
+        return normalize_host(value)
+    except SignalError:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _origin_host(origin: str) -> str | None:
+    return host_from_url(origin)
+
+
+def check_site(value: object, field: str = "site") -> str:
+    """A site is named by its host (``news.example``), normalized."""
+    if not isinstance(value, str) or not value:
+        raise _fail(field, "required: the host name of the site, e.g. news.example")
+    host = _normal_host(value) if len(value) <= 253 else None
+    if host is None:
+        try:
+            normalize_host(value)
+        except SignalError as exc:
+            raise _fail(field, f"not a host name ({exc.message})") from None
+        raise _fail(field, "not a host name")
+    return host
+
+
+def check_type(value: object, field: str = "type") -> str:
+    if not isinstance(value, str) or not _TYPE.match(value):
+        raise _fail(
+            field,
+            "required: 'pageview' or an event name of lowercase letters, digits and _.:- "
+            "(at most 64)",
+        )
+    return value
+
+
+def path_of(value: object, field: str = "url") -> tuple[str, str | None]:
+    """(path, host) of an absolute http(s) URL or an absolute path."""
+    if not isinstance(value, str) or not value:
+        raise _fail(field, "required: the page address (https://... or /path)")
+    if len(value) > _MAX_URL:
+        raise _fail(field, f"longer than {_MAX_URL} characters")
+    if not value.isprintable():
+        raise _fail(field, "contains control characters")
+    # The two shapes nearly every request has, without urlsplit's generality.
+    if value[0] == "/" and value[1:2] != "/":
+        return value.partition("?")[0].partition("#")[0], None
+    origin = _ORIGIN.match(value)
+    if origin is not None:
+        host = _origin_host(origin.group(0))
+        if host is not None:
+            path = value[origin.end() :].partition("?")[0].partition("#")[0]
+            return path or "/", host
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        raise _fail(field, "not a URL") from None
+    if parts.scheme:
+        if parts.scheme not in ("http", "https"):
+            raise _fail(field, f"scheme {parts.scheme!r} is not http or https")
+        host = host_from_url(value)
+        if host is None:
+            raise _fail(field, "has no valid host")
+        return parts.path or "/", host
+    raise _fail(field, "must be an absolute http(s) URL or a path starting with '/'")
+
+
+def check_referrer(value: object, field: str = "referrer") -> str | None:
+    """The host of a referrer URL (None for none); the rest of it is never kept."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _fail(field, "must be a URL string")
+    if len(value) > _MAX_URL:
+        raise _fail(field, f"longer than {_MAX_URL} characters")
+    if not value.isprintable():
+        raise _fail(field, "contains control characters")
+    origin = _ORIGIN.match(value)
+    host = _origin_host(origin.group(0)) if origin is not None else host_from_url(value)
+    if host is None:
+        raise _fail(field, "not an http(s) URL")
+    return host
+
+
+def _props(value: object, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _fail(field, "must be an object of names to text, numbers or booleans")
+    if len(value) > MAX_PROPS:
+        raise _fail(field, f"at most {MAX_PROPS} properties")
+    for key, v in value.items():
+        if not _PROP_KEY.match(key):
+            raise _fail(
+                field, f"property names are letters, digits and _.- (at most {_MAX_PROP_KEY})"
+            )
+        where = f"{field}.{key}"
+        if isinstance(v, str):
+            if len(v) > _MAX_PROP_TEXT:
+                raise _fail(where, f"longer than {_MAX_PROP_TEXT} characters")
+            if not v.isprintable():
+                raise _fail(where, "contains control characters")
+        elif isinstance(v, float):
+            if not math.isfinite(v):
+                raise _fail(where, "not a finite number")
+        elif v is not None and not isinstance(v, int | bool):
+            raise _fail(where, "must be text, a number, a boolean or null")
+    if not value:
+        return None
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=True, sort_keys=True)
+    if len(text) > _MAX_PROPS_JSON:
+        raise _fail(field, f"more than {_MAX_PROPS_JSON} characters as JSON")
+    return text
+
+
+def _event(obj: object, where: str) -> IncomingEvent:
+    prefix = f"{where}." if where else ""
+    if not isinstance(obj, dict):
+        raise _fail(where or "body", "an event must be a JSON object")
+    for key in obj:
+        if key not in EVENT_KEYS:
+            shown = key if _PROP_KEY.match(key) else repr(key[:40])
+            raise _fail(
+                f"{prefix}{shown}",
+                "unknown field; an event has site, type, url and optionally referrer and props",
+            )
+    site = check_site(obj.get("site"), f"{prefix}site")
+    kind = check_type(obj.get("type"), f"{prefix}type")
+    path, host = path_of(obj.get("url"), f"{prefix}url")
+    referrer = check_referrer(obj.get("referrer"), f"{prefix}referrer")
+    props = _props(obj.get("props"), f"{prefix}props")
+    vid: Any = obj.get("id")
+    if vid is not None and (not isinstance(vid, str) or not _ID.match(vid)):
+        raise _fail(f"{prefix}id", "must be 16 to 64 letters, digits, '-' or '_'")
+    dnt: Any = obj.get("dnt")
+    if dnt is not None and dnt not in ("0", "1"):
+        dnt = None  # navigator.doNotTrack also says "unspecified": no preference
+    gpc: Any = obj.get("gpc", False)
+    if not isinstance(gpc, bool) and gpc is not None:
+        raise _fail(f"{prefix}gpc", "must be true or false")
+    return IncomingEvent(site, kind, path, host, referrer, props, vid, dnt, bool(gpc))
+
+
+@lru_cache(maxsize=8192)
+def _url(value: str) -> tuple[str, str | None] | None:
+    try:
+        return path_of(value)
+    except CollectError:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _referrer(value: str) -> str | bool | None:
+    try:
+        return check_referrer(value)
+    except CollectError:
+        return False
+
+
+@lru_cache(maxsize=1024)
+def _type_ok(value: str) -> bool:
+    return _TYPE.match(value) is not None
+
+
+def _event_fast(obj: object) -> IncomingEvent | None:
+    """The common, valid event, checked without building any error text.
+
+    Returns None for anything unusual (an error, custom properties), which
+    :func:`_event` then checks the long way, naming the field at fault. The
+    caches are keyed by the raw strings, which repeat from event to event
+    (one site, a few pages, a few referrers).
+    """
+    if type(obj) is not dict or not EVENT_KEYS.issuperset(obj):
+        return None
+    raw_site = obj.get("site")
+    kind = obj.get("type")
+    url = obj.get("url")
+    if type(raw_site) is not str or type(kind) is not str or type(url) is not str:
+        return None
+    if obj.get("props") is not None or not 0 < len(raw_site) <= 253 or not _type_ok(kind):
+        return None
+    site = _normal_host(raw_site)
+    page = _url(url) if len(url) <= _MAX_URL else None
+    if site is None or page is None:
+        return None
+    ref = obj.get("referrer")
+    referrer: str | bool | None = None
+    if ref is not None and ref != "":
+        referrer = _referrer(ref) if type(ref) is str and len(ref) <= _MAX_URL else False
+        if referrer is False:
+            return None
+    vid = obj.get("id")
+    if vid is not None and (type(vid) is not str or not _ID.match(vid)):
+        return None
+    gpc = obj.get("gpc", False)
+    if gpc is not True and gpc is not False and gpc is not None:
+        return None
+    dnt = obj.get("dnt")
+    return IncomingEvent(
+        site,
+        kind,
+        page[0],
+        page[1],
+        referrer,  # type: ignore[arg-type]
+        None,
+        vid,
+        dnt if dnt == "0" or dnt == "1" else None,
+        gpc is True,
+    )
+
+
+def parse_events(body: bytes, *, max_events: int) -> list[IncomingEvent]:
+    """Parse a collect body; raise :class:`CollectError` naming the field."""
+    if not body.strip():
+        raise _fail("body", "empty; send one event object or an array of them")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _fail("body", f"not JSON ({str(exc)[:80]})") from None
+    if isinstance(data, list):
+        if not data:
+            raise _fail("body", "an empty array; send at least one event")
+        if len(data) > max_events:
+            raise CollectError(
+                f"body: {len(data)} events; at most {max_events} per request",
+                field="body",
+                status=413,
+            )
+        fast = _event_fast
+        return [fast(item) or _event(item, f"events[{i}]") for i, item in enumerate(data)]
+    return [_event_fast(data) or _event(data, "")]

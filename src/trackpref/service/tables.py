@@ -1,0 +1,322 @@
+"""The service's own tables, in the ledger's database and transactions.
+
+The ledger keeps events, subjects, rights and evidence; the service needs a
+few things more, and they must commit *atomically with* the ledger's rows:
+
+* ``service_tallies``: per-site, per-day counts (page views by path,
+  referrer domain, device, OS, region, signal, campaign...). They hold no
+  identifier at all, one dimension per row (no cross-tabulation but signal by
+  device), and they are the only trace a do-not-track event leaves. They are
+  incremented in the same transaction as the batch's raw events, so a crash
+  can never count an event it did not store, or store one it did not count.
+* ``service_secrets``: the admin token's hash and the session-signing key,
+  shared by every instance over one PostgreSQL.
+* ``service_job_runs``: which scheduled job ran for which interval, and where;
+  the primary key makes "exactly once per interval" a database fact.
+* ``service_consent_records`` / ``service_consent_events``: the exception
+  API's consent records (the middleware's ``ConsentStore``), so that every
+  instance over one PostgreSQL sees the same exceptions.
+
+The statements go through the store's own SQL primitives so that they run on
+its connection, inside its transactions, on both backends. The ledger has no
+public API for this yet (noted in the service report); this module is the one
+place that reaches for it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..ledger.storage import Store, StoreError
+from ..ledger.storage.sql import SQLStore
+from ..signals.tracking_exceptions import ExceptionSet
+from ..web.consent import ConsentEvent
+
+__all__ = ["ServiceTables", "TablesConsentStore", "Tally", "is_postgres"]
+
+#: (site, day, metric, value) -> count
+Tally = tuple[str, str, str, str]
+
+_SCHEMA_LOCK = 0x7472_6B73  # "trks": taken while PostgreSQL creates the tables
+
+_DDL = (
+    """CREATE TABLE IF NOT EXISTS service_tallies (
+        site TEXT NOT NULL,
+        day TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        value TEXT NOT NULL,
+        n BIGINT NOT NULL,
+        PRIMARY KEY (site, day, metric, value)
+    )""",
+    """CREATE TABLE IF NOT EXISTS service_secrets (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS service_job_runs (
+        job TEXT NOT NULL,
+        slot BIGINT NOT NULL,
+        instance TEXT NOT NULL,
+        started_at {real} NOT NULL,
+        finished_at {real},
+        outcome TEXT,
+        PRIMARY KEY (job, slot)
+    )""",
+    """CREATE TABLE IF NOT EXISTS service_consent_records (
+        consent_id TEXT PRIMARY KEY,
+        exceptions TEXT NOT NULL,
+        updated {real} NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS service_consent_events (
+        id {serial},
+        consent_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        at {real} NOT NULL,
+        detail TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS service_consent_events_id ON service_consent_events (consent_id)",
+)
+_SQLITE = {"real": "REAL", "serial": "INTEGER PRIMARY KEY"}
+_POSTGRES = {
+    "real": "DOUBLE PRECISION",
+    "serial": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+}
+_UPSERT_TALLY = (
+    "INSERT INTO service_tallies (site, day, metric, value, n) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (site, day, metric, value) DO UPDATE SET n = service_tallies.n + excluded.n"
+)
+
+
+def is_postgres(store: Store) -> bool:
+    return store.url.startswith(("postgresql:", "postgres:"))
+
+
+def _sql(store: Store) -> SQLStore:
+    if not isinstance(store, SQLStore):
+        raise StoreError(f"the service needs an SQL store, not {type(store).__name__}")
+    return store
+
+
+class ServiceTables:
+    """The service's tables over one store's connection (any site's sibling)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = _sql(store)
+        self.postgres = is_postgres(store)
+        types = _POSTGRES if self.postgres else _SQLITE
+        with self.store.transaction():
+            if self.postgres:
+                self.store._query("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
+            for ddl in _DDL:
+                self.store._execute(ddl.format(**types))
+
+    # -- durability -----------------------------------------------------------
+    def set_synchronous(self, mode: str) -> None:
+        """SQLite only: ``FULL`` makes each acknowledging commit survive power loss."""
+        if mode not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous: {mode!r} is not NORMAL or FULL")
+        if not self.postgres:
+            self.store._execute(f"PRAGMA synchronous={mode}")
+
+    def synchronous(self) -> str:
+        if self.postgres:
+            rows = self.store._query("SHOW synchronous_commit")
+            return str(rows[0][0])
+        rows = self.store._query("PRAGMA synchronous")
+        return {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(int(rows[0][0]), "?")
+
+    # -- tallies ----------------------------------------------------------------
+    def add_tallies(self, counts: Mapping[Tally, int]) -> None:
+        """Add counts; call inside the batch's transaction (one ``executemany``)."""
+        rows = [(site, day, metric, value, n) for (site, day, metric, value), n in counts.items()]
+        if not rows:
+            return
+        store = self.store
+        with store.transaction():  # joins the caller's; holds the store's lock
+            if self.postgres:
+                conn = store._pgs.conn  # type: ignore[attr-defined]
+                with conn.cursor() as cur:
+                    cur.executemany(_UPSERT_TALLY.replace("?", "%s"), rows)
+            else:
+                store._sq.conn.executemany(_UPSERT_TALLY, rows)  # type: ignore[attr-defined]
+
+    def tallies(
+        self,
+        site: str,
+        *,
+        since: str,
+        until: str,
+        metrics: Sequence[str] | None = None,
+    ) -> list[tuple[str, str, str, int]]:
+        """(day, metric, value, n) of one site for days ``since <= day <= until``."""
+        sql = (
+            "SELECT day, metric, value, n FROM service_tallies "
+            "WHERE site = ? AND day >= ? AND day <= ?"
+        )
+        params: list[Any] = [site, since, until]
+        if metrics:
+            sql += " AND metric IN (" + ", ".join("?" for _ in metrics) + ")"
+            params.extend(metrics)
+        # Both drivers already return text and integers; no per-row conversion.
+        return self.store._query(sql, params)
+
+    def sites(self) -> list[str]:
+        rows = self.store._query("SELECT DISTINCT site FROM service_tallies ORDER BY site")
+        return [str(r[0]) for r in rows]
+
+    def delete_tallies_before(self, day: str) -> int:
+        return self.store._execute("DELETE FROM service_tallies WHERE day < ?", (day,))
+
+    # -- secrets ----------------------------------------------------------------
+    def secret(self, name: str) -> str | None:
+        rows = self.store._query("SELECT value FROM service_secrets WHERE name = ?", (name,))
+        return str(rows[0][0]) if rows else None
+
+    def ensure_secret(self, name: str, candidate: str) -> tuple[str, bool]:
+        """Store ``candidate`` unless a value exists; (the stored value, whether it was ours)."""
+        with self.store.transaction():
+            n = self.store._execute(
+                "INSERT INTO service_secrets (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO NOTHING",
+                (name, candidate),
+            )
+            value = self.secret(name)
+        assert value is not None
+        return value, n == 1
+
+    def set_secret(self, name: str, value: str) -> None:
+        self.store._execute(
+            "INSERT INTO service_secrets (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+
+    # -- scheduled jobs -----------------------------------------------------------
+    def claim_job(self, job: str, slot: int, instance: str, at: float) -> bool:
+        """True if this instance is the first to claim ``job`` for ``slot``."""
+        n = self.store._execute(
+            "INSERT INTO service_job_runs (job, slot, instance, started_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (job, slot) DO NOTHING",
+            (job, slot, instance, at),
+        )
+        return n == 1
+
+    def unclaim_job(self, job: str, slot: int) -> None:
+        self.store._execute("DELETE FROM service_job_runs WHERE job = ? AND slot = ?", (job, slot))
+
+    def finish_job(self, job: str, slot: int, at: float, outcome: str) -> None:
+        self.store._execute(
+            "UPDATE service_job_runs SET finished_at = ?, outcome = ? WHERE job = ? AND slot = ?",
+            (at, outcome[:2000], job, slot),
+        )
+
+    def job_runs(self, job: str | None = None) -> list[tuple[str, int, str, float, float | None]]:
+        sql = "SELECT job, slot, instance, started_at, finished_at FROM service_job_runs"
+        params: tuple[Any, ...] = ()
+        if job is not None:
+            sql += " WHERE job = ?"
+            params = (job,)
+        rows = self.store._query(sql + " ORDER BY job, slot", params)
+        return [
+            (str(j), int(s), str(i), float(a), None if f is None else float(f))
+            for j, s, i, a, f in rows
+        ]
+
+    def last_run(self, job: str) -> tuple[int, float | None, str | None] | None:
+        rows = self.store._query(
+            "SELECT slot, finished_at, outcome FROM service_job_runs WHERE job = ? "
+            "ORDER BY slot DESC LIMIT 1",
+            (job,),
+        )
+        if not rows:
+            return None
+        slot, finished, outcome = rows[0]
+        return int(slot), None if finished is None else float(finished), outcome
+
+    # -- audits ---------------------------------------------------------------------
+    def table_names(self) -> list[str]:
+        """Every table of the data database (for "what do you hold?" scans)."""
+        if self.postgres:
+            rows = self.store._query(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema() ORDER BY table_name"
+            )
+        else:
+            rows = self.store._query(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            )
+        return [str(r[0]) for r in rows]
+
+    def dump_table(self, name: str) -> list[tuple[Any, ...]]:
+        if name not in self.table_names():
+            raise StoreError(f"no table {name!r}")
+        quoted = '"' + name.replace('"', '""') + '"'
+        return self.store._query(f"SELECT * FROM {quoted}")  # noqa: S608 - a listed name
+
+    def integrity_check(self) -> str:
+        if self.postgres:
+            return "ok"
+        rows = self.store._query("PRAGMA integrity_check")
+        return ", ".join(str(r[0]) for r in rows)
+
+
+class TablesConsentStore:
+    """The middleware's :class:`~trackpref.web.consent.ConsentStore` on the service tables."""
+
+    def __init__(self, tables: ServiceTables) -> None:
+        self.tables = tables
+        self._lock = threading.Lock()
+
+    def load(self, consent_id: str) -> ExceptionSet:
+        rows = self.tables.store._query(
+            "SELECT exceptions FROM service_consent_records WHERE consent_id = ?", (consent_id,)
+        )
+        if not rows:
+            return ExceptionSet()
+        try:
+            return ExceptionSet.from_json(json.loads(rows[0][0]))
+        except ValueError:
+            return ExceptionSet()  # a record that no longer parses grants nothing
+
+    def save(self, consent_id: str, exceptions: ExceptionSet, *, event: str, now: float) -> None:
+        detail = json.dumps(exceptions.to_json(), sort_keys=True)
+        store = self.tables.store
+        with store.transaction():
+            if exceptions.grants:
+                store._execute(
+                    "INSERT INTO service_consent_records (consent_id, exceptions, updated) "
+                    "VALUES (?, ?, ?) ON CONFLICT (consent_id) DO UPDATE SET "
+                    "exceptions = excluded.exceptions, updated = excluded.updated",
+                    (consent_id, detail, now),
+                )
+            else:
+                store._execute(
+                    "DELETE FROM service_consent_records WHERE consent_id = ?", (consent_id,)
+                )
+            store._execute(
+                "INSERT INTO service_consent_events (consent_id, event, at, detail) "
+                "VALUES (?, ?, ?, ?)",
+                (consent_id, event, now, detail),
+            )
+
+    def history(self, consent_id: str) -> list[ConsentEvent]:
+        rows = self.tables.store._query(
+            "SELECT consent_id, event, at, detail FROM service_consent_events "
+            "WHERE consent_id = ? ORDER BY id",
+            (consent_id,),
+        )
+        return [ConsentEvent(str(c), str(e), float(a), str(d)) for c, e, a, d in rows]
+
+    def count(self) -> int:
+        rows = self.tables.store._query("SELECT COUNT(*) FROM service_consent_records")
+        return int(rows[0][0])
+
+
+def merge_counts(parts: Iterable[Mapping[Tally, int]]) -> dict[Tally, int]:
+    out: dict[Tally, int] = {}
+    for part in parts:
+        for k, n in part.items():
+            out[k] = out.get(k, 0) + n
+    return out

@@ -1,0 +1,147 @@
+"""Group commit: batching, bounded waits, failures reach every waiter, bounded memory."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from trackpref.service.ingest import GroupCommitter, Overloaded, Prepared
+
+
+def prepared(n: int = 1) -> Prepared:
+    return Prepared([], {}, n)
+
+
+class Recorder:
+    def __init__(self, delay: float = 0.0, fail: bool = False) -> None:
+        self.batches: list[list[Prepared]] = []
+        self.delay = delay
+        self.fail = fail
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def __call__(self, batch: list[Prepared]) -> None:
+        self.gate.wait(10)
+        if self.delay:
+            time.sleep(self.delay)
+        if self.fail:
+            raise RuntimeError("disk full")
+        self.batches.append(batch)
+
+
+def run(coro: object) -> object:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def test_requests_resolve_only_after_their_batch_is_committed() -> None:
+    rec = Recorder()
+    rec.gate.clear()
+    w = GroupCommitter(rec, max_events=100)
+
+    async def main() -> None:
+        w.start()
+        fut = w.submit(prepared())
+        await asyncio.sleep(0.05)
+        assert not fut.done(), "acknowledged before the commit"
+        rec.gate.set()
+        await asyncio.wait_for(fut, 5)
+        assert len(rec.batches) == 1
+
+    run(main())
+    w.stop()
+
+
+def test_concurrent_requests_share_commits() -> None:
+    rec = Recorder(delay=0.01)
+    w = GroupCommitter(rec, max_events=50)
+
+    async def main() -> None:
+        w.start()
+        futs = [w.submit(prepared()) for _ in range(200)]
+        await asyncio.wait_for(asyncio.gather(*futs), 10)
+
+    run(main())
+    w.stop()
+    sizes = [sum(p.events for p in b) for b in rec.batches]
+    assert sum(sizes) == 200
+    assert max(sizes) <= 50
+    assert len(rec.batches) < 200 / 2, "no grouping happened"
+
+
+def test_linger_gathers_requests_that_arrive_while_a_batch_is_open() -> None:
+    rec = Recorder()
+    w = GroupCommitter(rec, max_events=1000, max_delay=0.5, linger=0.2)
+
+    async def main() -> None:
+        w.start()
+        first = w.submit(prepared())
+        await asyncio.sleep(0.01)
+        second = w.submit(prepared())
+        await asyncio.wait_for(asyncio.gather(first, second), 5)
+
+    run(main())
+    w.stop()
+    assert [len(b) for b in rec.batches] == [2]
+
+
+def test_a_failed_commit_fails_every_request_of_the_batch() -> None:
+    rec = Recorder(fail=True)
+    w = GroupCommitter(rec)
+
+    async def main() -> list[object]:
+        w.start()
+        futs = [w.submit(prepared()) for _ in range(5)]
+        return await asyncio.gather(*futs, return_exceptions=True)
+
+    results = run(main())
+    w.stop()
+    assert isinstance(results, list)
+    assert all(isinstance(r, RuntimeError) for r in results)
+    assert w.stats.failures >= 1
+    assert w.queued == 0
+
+
+def test_the_queue_is_bounded() -> None:
+    rec = Recorder()
+    rec.gate.clear()
+    w = GroupCommitter(rec, max_events=10, max_queued=25)
+
+    async def main() -> None:
+        w.start()
+        futs = [w.submit(prepared(10)), w.submit(prepared(10))]
+        with pytest.raises(Overloaded):
+            w.submit(prepared(10))
+        rec.gate.set()
+        await asyncio.wait_for(asyncio.gather(*futs), 5)
+        await asyncio.wait_for(w.submit(prepared(10)), 5)  # room again
+
+    run(main())
+    w.stop()
+
+
+def test_stop_writes_what_is_queued() -> None:
+    rec = Recorder(delay=0.01)
+    w = GroupCommitter(rec, max_events=1)
+
+    async def main() -> list[asyncio.Future[None]]:
+        w.start()
+        return [w.submit(prepared()) for _ in range(5)]
+
+    loop = asyncio.new_event_loop()
+    try:
+        futs = loop.run_until_complete(main())
+        w.stop()
+        loop.run_until_complete(asyncio.wait_for(asyncio.gather(*futs), 5))
+    finally:
+        loop.close()
+    assert sum(len(b) for b in rec.batches) == 5
+
+
+def test_bad_limits_are_refused() -> None:
+    with pytest.raises(ValueError, match="max_events"):
+        GroupCommitter(Recorder(), max_events=0)
+    with pytest.raises(ValueError, match="linger"):
+        GroupCommitter(Recorder(), max_delay=0.01, linger=0.1)
