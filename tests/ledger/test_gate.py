@@ -3,13 +3,14 @@ from __future__ import annotations
 import json
 import math
 from importlib import resources
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trackpref.ledger.gate import Admission, ExceptionScope, Gate, GateError
+from trackpref.ledger.gate import Admission, ExceptionScope, Gate, GatedBatch, GateError
 from trackpref.ledger.inventory import Inventory, load_inventory, parse_inventory
 from trackpref.signals import (
     PartyRole,
@@ -565,3 +566,252 @@ def test_backdated_events_respect_retention(gate: Gate) -> None:
     recent = gate.admit("pageviews", PAGEVIEW, DNT0, ts=NOW - 3600)
     assert recent.record is not None
     assert "referrer_host" in recent.record.fields
+
+
+# -- the batch path --------------------------------------------------------------
+
+
+def check_one(gate: Gate, event: tuple[Any, ...]) -> Any:
+    try:
+        return gate.check_json(*event)
+    except GateError as exc:
+        return exc
+
+
+def assert_batch_agrees(gate: Gate, batch: list[tuple[Any, ...]]) -> GatedBatch:
+    """check_json_many judges every event exactly as check_json does, one by one."""
+    got = gate.check_json_many(batch)
+    stored = dict(zip(got.index, range(len(got.index)), strict=True))
+    refused = dict(got.refused)
+    assert got.index == sorted(got.index)
+    assert [i for i, _ in got.refused] == sorted(refused)
+    withheld = 0
+    for i, event in enumerate(batch):
+        expected = check_one(gate, event)
+        if i in got.sealed:  # left whole to a caller that can seal (it checks them itself)
+            assert isinstance(expected, GateError) or expected[4].sealed
+            assert i not in stored
+            assert i not in refused
+            continue
+        if isinstance(expected, GateError):
+            assert i in refused, (i, expected)
+            assert (refused[i].field, refused[i].message) == (expected.field, expected.message)
+            continue
+        assert i not in refused, (i, refused.get(i))
+        assert expected is None or not expected[4].sealed
+        if expected is None:
+            withheld += 1
+            assert i not in stored
+            continue
+        k = stored[i]
+        ts, subject, visitor, text, plan = expected
+        assert got.datasets[k] == event[0]
+        assert (got.ts[k], got.subjects[k], got.visitor_hashes[k]) == (ts, subject, visitor)
+        assert json.loads(got.fields[k]) == json.loads(text)
+        assert got.plans[k].explanation.as_dict() == plan.explanation.as_dict()
+    assert got.withheld == withheld
+    assert len(got.index) + len(got.refused) + len(got.sealed) + got.withheld == len(batch)
+    return got
+
+
+def value_for(spec: Any, rare_garbage: bool) -> st.SearchStrategy[object]:
+    """Mostly valid values of a field, so that the column checks clear whole batches."""
+    kind = spec.type.value
+    if kind == "integer":
+        valid: st.SearchStrategy[object] = st.integers(0, 600_000)
+    elif kind == "string":
+        size = min(8, spec.max_length)
+        plain = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=size)
+        printable = st.characters(blacklist_categories=("Cc", "Cs", "Cf", "Zl", "Zp"))
+        valid = st.one_of(plain, plain, st.text(printable, max_size=size))  # ", \\, ü, 漢
+    else:
+        valid = values
+    garbage = st.one_of(values, st.just("x" * (spec.max_length + 1)))
+    if rare_garbage:
+        return st.integers(0, 199).flatmap(lambda k: garbage if k == 0 else valid)
+    return st.one_of(valid, garbage)
+
+
+@st.composite
+def batches(draw: st.DrawFn) -> list[tuple[Any, ...]]:
+    """Batches of one shape (the column path) or of many (the grouping and fallbacks)."""
+    pool = draw(st.lists(prefs, min_size=1, max_size=4))
+    uniform = draw(st.booleans())
+    clean = uniform and draw(st.integers(0, 3)) > 0  # mostly valid: the column path
+    refs = st.one_of(
+        st.none(),
+        st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=6),
+        *([] if clean else [st.text(max_size=6), st.just(""), st.integers()]),
+    )
+    times = st.one_of(
+        st.none(),
+        st.floats(NOW - 3600, NOW),
+        *(
+            []
+            if clean
+            else [
+                st.floats(NOW - 11 * 86400, NOW + 600),
+                st.integers(int(NOW) - 3 * 86400, int(NOW)),
+                st.sampled_from([math.nan, math.inf, True, "now"]),
+            ]
+        ),
+    )
+    ds = draw(st.sampled_from(["pageviews", "pageviews", "ad_events", "subscriptions"]))
+    specs = INV.datasets[ds].fields
+    names = draw(st.lists(st.sampled_from(sorted(specs)), unique=True))
+    if clean:
+        names += [name for name, spec in specs.items() if spec.required and name not in names]
+    out: list[tuple[Any, ...]] = []
+    for _ in range(draw(st.integers(1, 25))):
+        dataset: Any = ds
+        if uniform:
+            fields: Any = {name: draw(value_for(specs[name], clean)) for name in names}
+        else:
+            dataset, fields = draw(events(INV))
+            if draw(st.integers(0, 9)) == 0:
+                dataset = draw(st.sampled_from(["nope", 3]))
+            if draw(st.integers(0, 9)) == 0:
+                fields = MappingProxyType(fields)
+        out.append(
+            (
+                dataset,
+                fields,
+                draw(st.sampled_from(pool)),
+                draw(refs),
+                draw(refs),
+                draw(st.one_of(st.none(), st.none(), scopes)),
+                draw(times),
+            )
+        )
+    return out
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches())
+def test_property_check_json_many_agrees_with_check_json(batch: list[tuple[Any, ...]]) -> None:
+    assert_batch_agrees(Gate(INV, clock=lambda: NOW), batch)
+
+
+def test_batch_column_path_keeps_refuses_and_drops_like_one_by_one(gate: Gate) -> None:
+    tricky = [
+        '/say "hi"',
+        "/back\\slash",
+        "/ü/漢字/👍🏽",
+        "/nbsp\u00a0and\u200bzero-width",  # not printable, not hostile: kept
+        "/line\u2028sep",
+        "</script><script>alert(1)</script>",
+        "'); DROP TABLE events; --",
+        "",
+    ]
+    prefs_cycle = [DNT1, DNT0, GPC1, UNSET, EXCEPTION_OVER_DNT]
+    batch: list[tuple[Any, ...]] = [
+        (
+            "pageviews",
+            {**PAGEVIEW, "path": tricky[i % len(tricky)], "load_ms": i},
+            prefs_cycle[i % len(prefs_cycle)],
+            f"u{i}" if i % 3 == 0 else None,
+            f"h{i}",
+            None,
+            None,
+        )
+        for i in range(40)
+    ]
+    got = assert_batch_agrees(gate, batch)
+    assert got.index == list(range(40))
+    assert {json.loads(t)["path"] for t in got.fields} == set(tricky)
+    # one bad value among them: only that event is refused, by name
+    batch[7] = (*batch[7][:1], {**PAGEVIEW, "path": "/a\x1b[31m"}, *batch[7][2:])
+    batch[9] = (*batch[9][:1], {**PAGEVIEW, "load_ms": 600_001}, *batch[9][2:])
+    got = assert_batch_agrees(gate, batch)
+    assert [(i, e.field) for i, e in got.refused] == [
+        (7, "pageviews.path"),
+        (9, "pageviews.load_ms"),
+    ]
+    assert got.index == [i for i in range(40) if i not in (7, 9)]
+
+
+def test_batch_none_values_are_absent_and_required_fields_stay_required(gate: Gate) -> None:
+    batch: list[tuple[Any, ...]] = [
+        (
+            "pageviews",
+            {"path": "/a", "country": None if i % 2 else "DE"},
+            DNT0,
+            None,
+            None,
+            None,
+            None,
+        )
+        for i in range(6)
+    ]
+    got = assert_batch_agrees(gate, batch)
+    assert [json.loads(t) for t in got.fields][:2] == [
+        {"path": "/a", "country": "DE"},
+        {"path": "/a"},
+    ]
+    subscriptions = [
+        ("subscriptions", {"email": None, "topics": "x"}, DNT1, None, None, None, None),
+        ("subscriptions", {"email": "a@b.example", "topics": "x"}, DNT1, None, None, None, None),
+    ]
+    got = assert_batch_agrees(gate, subscriptions)
+    assert [(i, e.field) for i, e in got.refused] == [(0, "subscriptions.email")]
+
+
+def test_batch_sensitive_fields_are_left_to_a_sealer(gate: Gate) -> None:
+    batch: list[tuple[Any, ...]] = [
+        ("subscriptions", {"email": "a@b.example"}, DNT0, "alice", None, None, None),
+        ("subscriptions", {"email": "b@b.example"}, DNT0, None, None, None, None),
+    ]
+    got = assert_batch_agrees(gate, batch)
+    assert got.sealed == [0]  # never encoded in clear
+    assert got.index == [1]  # without a subject the sensitive field is dropped
+    assert json.loads(got.fields[0]) == {}
+
+
+def test_batch_times(gate: Gate) -> None:
+    fresh = [("pageviews", PAGEVIEW, DNT0, None, None, None, NOW - 60)] * 3
+    assert assert_batch_agrees(gate, fresh).ts == [NOW - 60] * 3
+    mixed = [
+        ("pageviews", PAGEVIEW, DNT0, None, None, None, None),
+        ("pageviews", PAGEVIEW, DNT0, None, None, None, NOW - 2 * 86400),  # drops referrer_host
+        ("pageviews", PAGEVIEW, DNT0, None, None, None, NOW + 3600),  # the future: refused
+        ("pageviews", PAGEVIEW, DNT0, None, None, None, int(NOW)),
+    ]
+    got = assert_batch_agrees(gate, mixed)
+    assert got.ts == [NOW, NOW - 2 * 86400, NOW]
+    assert "referrer_host" not in json.loads(got.fields[1])
+
+
+def test_batch_of_odd_shapes_falls_back_to_one_by_one(gate: Gate) -> None:
+    assert gate.check_json_many([]).index == []
+    short = [("pageviews", {"path": "/"}, DNT0)]  # not all seven parts: check_json's defaults
+    assert gate.check_json_many(short).index == [0]
+    unhashable = [(["pageviews"], {"path": "/"}, DNT0, None, None, None, None)]
+    got = gate.check_json_many(unhashable)
+    assert [e.field for _, e in got.refused] == ["dataset"]
+
+
+class Awkward:
+    """Compares like an array: == answers with something that is neither True nor False."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __eq__(self, other: object) -> bool:
+        raise ValueError("the truth value of this comparison is ambiguous")
+
+
+def test_batch_with_awkward_objects_refuses_them_by_name(gate: Gate) -> None:
+    good = ("pageviews", dict(PAGEVIEW), DNT0, None, "h", None, None)
+    for i, awkward in enumerate(
+        [
+            (Awkward(), dict(PAGEVIEW), DNT0, None, None, None, None),
+            ("pageviews", dict(PAGEVIEW), DNT0, Awkward(), None, None, None),
+            ("pageviews", dict(PAGEVIEW), DNT0, None, Awkward(), None, None),
+            ("pageviews", dict(PAGEVIEW), DNT0, None, None, None, Awkward()),
+            ("pageviews", {**PAGEVIEW, "path": Awkward()}, DNT0, None, None, None, None),
+        ]
+    ):
+        got = gate.check_json_many([good, awkward, good])
+        assert got.index == [0, 2], i
+        [(position, error)] = got.refused
+        assert position == 1
+        assert error.field in ("dataset", "subject", "visitor_hash", "ts", "pageviews.path")

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from trackpref.ledger import Event, Ledger, LedgerError
 from trackpref.ledger.crypto import FieldCipher
 from trackpref.ledger.gate import GateError
-from trackpref.ledger.inventory import Inventory, load_inventory
+from trackpref.ledger.inventory import Inventory, load_inventory, parse_inventory
 from trackpref.ledger.storage import TABLES, Store, open_store
 from trackpref.signals import (
     Preference,
@@ -87,6 +87,47 @@ def test_record_many_reports_refusals_and_stores_the_rest(store: Store) -> None:
         (NOW, None, "h1"),
     ]
     assert rows[1].fields["visitor_id"] == "c-9"
+
+
+def test_record_many_stores_in_batch_order(store: Store) -> None:
+    """Sealed, refused, withheld and plain events mixed: rows keep the batch's order."""
+    text = Path(EXAMPLE).read_text()
+    inventory = parse_inventory(
+        text
+        + """
+[purposes.upsell]
+description = "Suggesting other products: not a permitted use, so nothing under DNT"
+[datasets.offers]
+purposes = ["upsell"]
+legal_basis = "consent"
+[datasets.offers.fields.ad_id]
+category = "system.operations"
+"""
+    )
+    ledger = ledger_for(store, inventory)
+    events: list[Event] = []
+    for i in range(60):
+        if i % 10 == 3:
+            events.append(Event("subscriptions", {"email": f"s{i}@mail.example"}, DNT0, f"s{i}"))
+        elif i % 10 == 5:
+            events.append(Event("pageviews", {"path": 5}, DNT0))
+        elif i % 10 == 7:
+            events.append(Event("offers", {"ad_id": f"a{i}"}, DNT1))
+        else:
+            events.append(Event("pageviews", {"path": f"/{i}"}, DNT0 if i % 2 else DNT1))
+    result = ledger.record_many(iter(events))  # any iterable
+    assert [i for i, _ in result.refused] == [i for i in range(60) if i % 10 == 5]
+    stored = [i for i in range(60) if i % 10 not in (5, 7)]
+    withheld = 60 - len(stored) - len(result.refused)
+    assert (result.stored, result.withheld) == (len(stored), withheld)
+    rows = sorted(
+        [*store.iter_events("pageviews"), *store.iter_events("subscriptions")],
+        key=lambda e: e.id,
+    )
+    assert [e.fields.get("path") or e.subject_ref for e in rows] == [
+        f"/{i}" if i % 10 != 3 else f"s{i}" for i in stored
+    ]
+    assert len({e.ts for e in rows if e.dataset == "pageviews"}) == 1  # one time per batch
 
 
 def test_record_rows_is_all_or_nothing(store: Store) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -164,6 +165,66 @@ def test_rows_for_another_site_refuse_the_whole_batch(store: Store, other: Store
         store.insert_events([good, bad])
     assert store.count_events() == 0
     assert other.count_events() == 0
+
+
+def test_large_batches_keep_every_row_and_its_order(store: Store) -> None:
+    did = decision(store)
+    # 50 rows go in per statement on SQLite: cover whole statements and a remainder
+    rows = [
+        EventRow(
+            store.site,
+            "pageviews",
+            1000.0 - i,
+            f"u{i % 3}" if i % 4 == 0 else None,
+            f"h{i}" if i % 2 else None,
+            did,
+            encode_fields({"path": f"/{i}", "n": i, "t": HOSTILE}),
+        )
+        for i in range(123)
+    ]
+    assert store.insert_events(rows) == 123
+    got = sorted(store.iter_events("pageviews"), key=lambda e: e.id)
+    assert [(e.ts, e.subject_ref, e.visitor_hash, e.fields) for e in got] == [
+        (r.ts, r.subject_ref, r.visitor_hash, json.loads(r.fields)) for r in rows
+    ]
+    assert store.insert_events([]) == 0
+
+
+def test_columns_go_in_like_rows(store: Store) -> None:
+    did = decision(store)
+    n = 77
+    datasets = ["pageviews"] * n
+    ts = [float(i) for i in range(n)]
+    subjects = [f"u{i}" if i % 5 == 0 else None for i in range(n)]
+    visitors = [None if i % 2 else f"h{i}" for i in range(n)]
+    fields = [encode_fields({"path": HOSTILE, "i": i}) for i in range(n)]
+    assert store.insert_columns(datasets, ts, subjects, visitors, [did] * n, fields) == n
+    got = sorted(store.iter_events("pageviews"), key=lambda e: e.id)
+    assert [(e.ts, e.subject_ref, e.visitor_hash, e.fields) for e in got] == [
+        (ts[i], subjects[i], visitors[i], {"path": HOSTILE, "i": i}) for i in range(n)
+    ]
+    # an empty reference is no reference, on every backend and either way in
+    store.insert_events([EventRow(store.site, "pageviews", -2.0, "", "", did, "{}")])
+    store.insert_columns(["pageviews"], [-1.0], [""], [""], [did], ["{}"])
+    assert [(e.subject_ref, e.visitor_hash) for e in store.iter_events("pageviews")][:2] == [
+        (None, None),
+        (None, None),
+    ]
+    n += 2
+    with pytest.raises(StoreError, match="different lengths"):
+        store.insert_columns(datasets, ts, subjects, visitors, [did] * n, fields[:-1])
+    assert store.count_events() == n
+    assert store.insert_columns([], [], [], [], [], []) == 0
+
+
+def test_a_row_of_the_wrong_shape_refuses_the_whole_batch(store: Store) -> None:
+    did = decision(store)
+    good = [row(store, did, float(i)) for i in range(60)]
+    for bad in (good[7][:6], (*good[7], "extra")):
+        batch: list[Any] = [*good[:7], bad, *good[8:]]
+        with pytest.raises(StoreError, match=r"row 7 has \d values instead of 7"):
+            store.insert_events(batch)
+    assert store.count_events() == 0
 
 
 def test_subjects(store: Store) -> None:

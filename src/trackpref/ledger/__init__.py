@@ -23,12 +23,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import itemgetter
 from typing import NamedTuple, Protocol
 
 from trackpref.signals.decisions import PartyRole
 from trackpref.signals.preference import DEFAULT_PRECEDENCE, Precedence, Preference
 
-from .gate import Admission, ExceptionScope, Explanation, Gate, GateError, Plan, Record
+from .gate import (
+    Admission,
+    ExceptionScope,
+    Explanation,
+    Gate,
+    GatedBatch,
+    GateError,
+    Plan,
+    Record,
+)
 from .inventory import Inventory
 from .storage.base import EventRow, Store, StoreError, encode_fields
 
@@ -185,42 +196,85 @@ class Ledger:
         """Gate every event, then store the admitted ones in one transaction.
 
         A refused event is reported with its index and does not stop the
-        others; nothing of it is stored. This is the ingest hot path: each
-        event is validated and written to JSON in one pass
-        (:meth:`Gate.check_json`).
+        others; nothing of it is stored. This is the ingest hot path: the
+        batch is checked and written to JSON column by column
+        (:meth:`Gate.check_json_many`) and stored in the order given.
+        Events without a time get the time the batch was checked at.
         """
-        check_json = self.gate.check_json
-        site = self.store.site
+        batch = events if isinstance(events, list | tuple) else list(events)
+        gated = self.gate.check_json_many(batch)
+        if gated.sealed:
+            rows, refused, withheld = self._with_sealed(batch, gated, self._rows(gated))
+            if rows:
+                self.store.insert_events(rows)
+            return BatchResult(len(rows), withheld, tuple(refused))
+        if gated.index:
+            self._insert(gated)
+        return BatchResult(len(gated.index), gated.withheld, tuple(gated.refused))
+
+    def _insert(self, gated: GatedBatch) -> int:
+        """Store the gate's columns as they are, each row with its decision id."""
+        dids = self._decision_ids(gated.plans)
+        return self.store.insert_columns(
+            gated.datasets,
+            gated.ts,
+            gated.subjects,
+            gated.visitor_hashes,
+            list(map(dids.__getitem__, map(id, gated.plans))),
+            gated.fields,
+        )
+
+    def _rows(self, gated: GatedBatch) -> list[EventRow]:
+        """The gate's columns as rows, for batches with rows sealed one by one."""
+        dids = self._decision_ids(gated.plans)
+        return list(
+            zip(  # type: ignore[arg-type]
+                repeat(self.store.site),
+                gated.datasets,
+                gated.ts,
+                gated.subjects,
+                gated.visitor_hashes,
+                map(dids.__getitem__, map(id, gated.plans)),
+                gated.fields,
+            )
+        )
+
+    def _decision_ids(self, plans: list[Plan]) -> dict[int, int]:
+        """The stored decision id of each distinct plan, by the plan's id."""
         ids = self._plan_ids
-        rows: list[EventRow] = []
-        refused: list[tuple[int, GateError]] = []
-        withheld = 0
-        for i, e in enumerate(events):
+        out: dict[int, int] = {}
+        for pid, plan in dict(zip(map(id, plans), plans, strict=True)).items():
+            hit = ids.get(pid)
+            if hit is None or hit[0] is not plan:
+                if len(ids) > 4096:
+                    ids.clear()
+                hit = ids[pid] = (plan, self.decision_id(plan.explanation))
+            out[pid] = hit[1]
+        return out
+
+    def _with_sealed(
+        self, batch: Sequence[Event], gated: GatedBatch, rows: list[EventRow]
+    ) -> tuple[list[EventRow], list[tuple[int, GateError]], int]:
+        """Add the events with sensitive fields, sealed, in batch order."""
+        placed: list[tuple[int, EventRow]] = list(zip(gated.index, rows, strict=True))
+        refused = list(gated.refused)
+        withheld = gated.withheld
+        for i in gated.sealed:
+            e = batch[i]
             try:
-                out = check_json(*e)
+                record = self.gate.check(
+                    e[0], e[1], e[2], subject=e[3], visitor_hash=e[4], grant=e[5], ts=e[6]
+                )
             except GateError as exc:
                 refused.append((i, exc))
                 continue
-            if out is None:
+            if record is None:
                 withheld += 1
-                continue
-            plan = out[4]
-            if plan.sealed:
-                record = self.gate.check(
-                    e[0], e[1], e[2], subject=e[3], visitor_hash=e[4], grant=e[5], ts=out[0]
-                )
-                assert record is not None
-                rows.append(self._row(record))
-                continue
-            hit = ids.get(id(plan))
-            if hit is None or hit[0] is not plan:
-                hit = (plan, self.decision_id(plan.explanation))
-                ids[id(plan)] = hit
-            # A plain tuple in EventRow's order: a named tuple costs more than the insert.
-            rows.append((site, e[0], out[0], out[1], out[2], hit[1], out[3]))  # type: ignore[arg-type]
-        if rows:
-            self.store.insert_events(rows)
-        return BatchResult(len(rows), withheld, tuple(refused))
+            else:
+                placed.append((i, self._row(record)))
+        placed.sort(key=itemgetter(0))
+        refused.sort(key=itemgetter(0))
+        return [row for _, row in placed], refused, withheld
 
     def record_rows(
         self,
@@ -235,5 +289,11 @@ class Ledger:
         All or nothing: a refused row raises :class:`GateError` naming its
         index and nothing of the batch is stored.
         """
-        records = self.gate.admit_many(dataset, rows, preference, grant=grant)
-        return self.store.insert_events([self._row(r) for r in records])
+        batch = [Event(dataset, row, preference, None, None, grant) for row in rows]
+        gated = self.gate.check_json_many(batch)
+        if gated.refused:
+            i, exc = gated.refused[0]
+            raise GateError(f"row {i}: {exc.message}", field=exc.field or "", dataset=dataset)
+        if gated.sealed:  # the gate keeps sensitive fields only with a subject
+            raise LedgerError(f"{dataset}: sensitive fields without a subject")
+        return self._insert(gated) if gated.index else 0

@@ -22,9 +22,11 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from itertools import repeat
 from json.encoder import encode_basestring_ascii
+from operator import eq, itemgetter
 from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple, Self, cast
 
 __all__ = [
     "TABLES",
@@ -81,6 +83,9 @@ class EventRow(NamedTuple):
     visitor_hash: str | None
     decision_id: int
     fields: str
+
+
+_EVENT_ROW_LENGTH = len(EventRow._fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,11 +290,52 @@ class Store(abc.ABC):
 
         Every row must carry this store's site: a row for another site
         refuses the whole batch (:class:`StoreError`), nothing is written.
+        An empty subject reference or visitor hash is stored as none.
         """
 
+    def insert_columns(
+        self,
+        datasets: Sequence[str],
+        ts: Sequence[float],
+        subjects: Sequence[str | None],
+        visitor_hashes: Sequence[str | None],
+        decision_ids: Sequence[int],
+        fields: Sequence[str],
+    ) -> int:
+        """:meth:`insert_events` for rows given column by column, all of this site.
+
+        What the ledger's batch path has in hand: backends write the columns
+        without building a tuple per row. Columns of different lengths
+        refuse the batch (:class:`StoreError`).
+        """
+        columns = (datasets, ts, subjects, visitor_hashes, decision_ids, fields)
+        self._column_length(columns)
+        rows = zip(repeat(self.site), *columns, strict=False)
+        return self.insert_events(cast(list[EventRow], list(rows)))
+
+    @staticmethod
+    def _column_length(columns: Sequence[Sequence[object]]) -> int:
+        lengths = set(map(len, columns))
+        if len(lengths) > 1:
+            raise StoreError(
+                f"columns of different lengths ({sorted(lengths)}); "
+                "nothing of the batch was written"
+            )
+        return lengths.pop()
+
     def _check_sites(self, rows: Sequence[EventRow]) -> None:
+        """Refuse a batch with a row that is not seven values or not this site's."""
         site = self.site
-        for r in rows:
+        if set(map(len, rows)) <= {_EVENT_ROW_LENGTH} and all(
+            map(eq, map(itemgetter(0), rows), repeat(site))
+        ):
+            return
+        for i, r in enumerate(rows):
+            if len(r) != _EVENT_ROW_LENGTH:
+                raise StoreError(
+                    f"row {i} has {len(r)} values instead of {_EVENT_ROW_LENGTH} "
+                    f"({', '.join(EventRow._fields)}); nothing of the batch was written"
+                )
             if r[0] != site:
                 raise StoreError(
                     f"a row for site {r[0]!r} was sent to the store of {site!r}; "

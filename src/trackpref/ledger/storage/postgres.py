@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import repeat
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -206,11 +207,30 @@ class PostgresStore(SQLStore):
     # -- backend-specific operations ----------------------------------------
     def insert_events(self, rows: Sequence[EventRow]) -> int:
         self._check_sites(rows)
+        self._copy(rows)
+        return len(rows)
+
+    def insert_columns(
+        self,
+        datasets: Sequence[str],
+        ts: Sequence[float],
+        subjects: Sequence[str | None],
+        visitor_hashes: Sequence[str | None],
+        decision_ids: Sequence[int],
+        fields: Sequence[str],
+    ) -> int:
+        columns = (datasets, ts, subjects, visitor_hashes, decision_ids, fields)
+        n = self._column_length(columns)
+        self._copy(zip(repeat(self.site), *columns, strict=False))
+        return n
+
+    def _copy(self, rows: Iterable[Sequence[Any]]) -> None:
         with self.transaction(), self._pgs.conn.cursor() as cur, cur.copy(_COPY_EVENTS) as copy:
             write = copy.write_row
             for r in rows:
+                if r[3] == "" or r[4] == "":  # an empty reference is no reference, as on SQLite
+                    r = (*r[:3], r[3] or None, r[4] or None, *r[5:])
                 write(r)
-        return len(rows)
 
     def strip_field(self, dataset: str, name: str, *, before: float) -> int:
         name = field_name(name)

@@ -4,7 +4,12 @@ Settings and why:
 
 * WAL with ``synchronous=NORMAL``: readers never block the writer and a
   commit costs no fsync; a power cut can lose the last few commits, never
-  corrupt the file. Batched inserts reach about 490,000 rows/s on one core.
+  corrupt the file. Other settings (a larger page cache, ``temp_store``,
+  the checkpoint interval, ``mmap_size``) were measured and made no
+  difference to ingest, so they are left alone.
+* Events go in 50 rows to a statement, with empty references bound as ''
+  (see ``_VALUES``): 1.5 to 1.6 times the rows per second of a plain
+  ``executemany`` into the same table with the same two indexes.
 * One connection, one lock: SQLite allows a single writer, so the store
   serializes its own threads instead of letting them fight over the file lock.
   Other processes wait up to ``busy_timeout``.
@@ -20,6 +25,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Sequence
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +35,27 @@ from .sql import Shared, SQLStore, field_name
 
 __all__ = ["SQLiteStore", "keys_path_for"]
 
+#: Python 3.11's sqlite3 binds None through its adapter registry, which
+#: raises and clears an AttributeError each time: about 0.3 µs per None,
+#: more than the rest of the row. Most events have no subject reference and
+#: many no visitor hash, so those two go in as '' and NULLIF stores NULL (an
+#: empty reference is no reference: the gate refuses it anyway).
+_VALUES = "(?, ?, ?, NULLIF(?, ''), NULLIF(?, ''), ?, ?)"
 _INSERT_EVENTS = (
     "INSERT INTO events (site, dataset, ts, subject_ref, visitor_hash, decision_id, fields) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "VALUES " + _VALUES
 )
+#: Rows per INSERT statement. Each execution of a statement opens a cursor on
+#: the table and on each index; one statement of many rows opens them once,
+#: which takes about a third off the cost of a row with both indexes.
+_ROWS_PER_INSERT = 50
+_INSERT_MANY_EVENTS = (
+    "INSERT INTO events (site, dataset, ts, subject_ref, visitor_hash, decision_id, fields) "
+    "VALUES " + ", ".join([_VALUES] * _ROWS_PER_INSERT)
+)
+_WIDTH = len(EventRow._fields)
+_REFERENCES = (EventRow._fields.index("subject_ref"), EventRow._fields.index("visitor_hash"))
+_NONE_AS_EMPTY: dict[object, object] = {None: ""}
 
 
 def keys_path_for(path: str | Path) -> Path:
@@ -179,10 +202,43 @@ class SQLiteStore(SQLStore):
 
     # -- backend-specific operations ----------------------------------------
     def insert_events(self, rows: Sequence[EventRow]) -> int:
-        self._check_sites(rows)
-        with self.transaction():
-            self._sq.conn.executemany(_INSERT_EVENTS, rows)
+        self._check_sites(rows)  # also checks that every row has seven values
+        self._insert_flat(list(chain.from_iterable(rows)))
         return len(rows)
+
+    def insert_columns(
+        self,
+        datasets: Sequence[str],
+        ts: Sequence[float],
+        subjects: Sequence[str | None],
+        visitor_hashes: Sequence[str | None],
+        decision_ids: Sequence[int],
+        fields: Sequence[str],
+    ) -> int:
+        columns = (datasets, ts, subjects, visitor_hashes, decision_ids, fields)
+        n = self._column_length(columns)
+        # zip hands chain the same tuple again and again: nothing is built per row.
+        self._insert_flat(list(chain.from_iterable(zip(repeat(self.site), *columns, strict=False))))
+        return n
+
+    def _insert_flat(self, flat: list[Any]) -> None:
+        """Insert rows given as one flat list of values, in one transaction."""
+        width = _WIDTH
+        for k in _REFERENCES:
+            refs = flat[k::width]
+            flat[k::width] = list(map(_NONE_AS_EMPTY.get, refs, refs))
+        step = _ROWS_PER_INSERT * width
+        whole = len(flat) - len(flat) % step
+        with self.transaction():
+            conn = self._sq.conn
+            if whole:
+                conn.executemany(
+                    _INSERT_MANY_EVENTS, [flat[i : i + step] for i in range(0, whole, step)]
+                )
+            if whole < len(flat):
+                conn.executemany(
+                    _INSERT_EVENTS, [flat[i : i + width] for i in range(whole, len(flat), width)]
+                )
 
     def strip_field(self, dataset: str, name: str, *, before: float) -> int:
         path = "$." + field_name(name)
