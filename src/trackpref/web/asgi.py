@@ -71,6 +71,7 @@ class PreferenceMiddleware:
         )
 
         self._owned = ("/.", self.honoring.prefix)
+        self._outcomes = self.honoring.outcomes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -99,7 +100,7 @@ class PreferenceMiddleware:
         consent_id = None if cookie is None else _cookie(cookie.decode("latin-1"))
         if consent_id is None:
             # One dict lookup for nearly every request (see Honoring.cached_outcome).
-            outcome = honoring.outcomes.get(
+            outcome = self._outcomes.get(
                 (dnt, gpc, fetch_site, fetch_dest)
             ) or honoring.cached_outcome(dnt, gpc, fetch_site, fetch_dest)
         else:

@@ -59,18 +59,20 @@ class WSGIPreferenceMiddleware:
         )
 
         self._owned = ("/.", self.honoring.prefix)
+        self._outcomes = self.honoring.outcomes
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         honoring = self.honoring
-        dnt = environ.get("HTTP_DNT")
-        gpc = environ.get("HTTP_SEC_GPC")
-        fetch_site = environ.get("HTTP_SEC_FETCH_SITE")
-        fetch_dest = environ.get("HTTP_SEC_FETCH_DEST")
-        cookie = environ.get("HTTP_COOKIE")
+        get = environ.get
+        dnt = get("HTTP_DNT")
+        gpc = get("HTTP_SEC_GPC")
+        fetch_site = get("HTTP_SEC_FETCH_SITE")
+        fetch_dest = get("HTTP_SEC_FETCH_DEST")
+        cookie = get("HTTP_COOKIE")
         consent_id = _cookie(cookie) if cookie and _MARK in cookie else None
         if consent_id is None:
             # One dict lookup for nearly every request (see Honoring.cached_outcome).
-            outcome = honoring.outcomes.get(
+            outcome = self._outcomes.get(
                 (dnt, gpc, fetch_site, fetch_dest)
             ) or honoring.cached_outcome(dnt, gpc, fetch_site, fetch_dest)
         else:
@@ -87,7 +89,7 @@ class WSGIPreferenceMiddleware:
         decision = environ[ENVIRON_DECISION] = outcome.decision
         environ[ENVIRON_PREFERENCE] = decision.preference
 
-        path: str = environ.get("PATH_INFO") or "/"
+        path: str = get("PATH_INFO") or "/"
         if path.startswith(self._owned):
             response = self._own(path, environ, outcome, consent_id)
             if response is not None:
