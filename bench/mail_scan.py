@@ -2,11 +2,21 @@
 
 The messages come from ``scripts/make_mail_corpus.py`` (newsletters of the
 usual table-and-inline-CSS kind, 15-25 KB each, quoted-printable or base64).
-The baseline, measured in the same run over the same bytes, is the least any
-scanner must do: ``email.message_from_bytes``, decode the HTML part, feed it to
-an ``html.parser.HTMLParser`` that does nothing. The ratio says what the
-detection costs on top; the absolute rate is compared with the 500 msg/s goal.
-Rates are messages per second of CPU time of this process, pinned to one core.
+Two baselines are measured in the same run over the same bytes:
+
+- ``email + html.parser``: ``email.message_from_bytes``, decode the HTML part,
+  feed it to an ``html.parser.HTMLParser`` that does nothing (the least a
+  scanner built on the standard library must do);
+- ``email + lexbor``: the same, with the HTML parsed by lexbor (selectolax),
+  the parser the scan uses, into a tree nobody reads: the bare cost of the
+  parsing alone.
+
+The ratios say what the detection costs on top of each; the absolute rate is
+compared with the 500 msg/s goal. Rates are messages per second of CPU time of
+this process, pinned to one core; every round starts with all of trackpref's
+caches cleared, so no round profits from the one before (within a round,
+results for URLs, styles and headers seen in earlier messages are reused, as
+in a real mailbox).
 
     python bench/mail_scan.py           # 7 rounds
     python bench/mail_scan.py --quick   # 2 rounds, fewer messages
@@ -22,14 +32,13 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
-from trackpref.mail.classify import url_facts
-from trackpref.mail.scanner import RawMessage, analyse_message, combine
-from trackpref.mail.tokens import could_vary, is_token
-from trackpref.mail.urls import split_url
+from selectolax.lexbor import LexborHTMLParser
+
+from trackpref.mail.scanner import RawMessage, analyse_message, clear_caches, combine
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 500.0
@@ -53,26 +62,30 @@ def newsletters(campaigns: int) -> list[bytes]:
     return [item.data for item in items if b"text/html" in item.data and len(item.data) > 8000]
 
 
-def baseline(messages: list[bytes]) -> None:
+def _html_parts(messages: list[bytes]) -> Iterator[str]:
     for raw in messages:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
         for part in msg.walk():
             if part.get_content_type() == "text/html":
                 payload = part.get_payload(decode=True)
                 if isinstance(payload, bytes):
-                    parser = HTMLParser(convert_charrefs=True)
-                    parser.feed(payload.decode(part.get_content_charset() or "utf-8", "replace"))
-                    parser.close()
+                    yield payload.decode(part.get_content_charset() or "utf-8", "replace")
 
 
-def cold_caches() -> None:
-    """Forget per-URL results, so that no round profits from the one before."""
-    for cached in (split_url, url_facts, is_token, could_vary):
-        cached.cache_clear()
+def baseline(messages: list[bytes]) -> None:
+    for html in _html_parts(messages):
+        parser = HTMLParser(convert_charrefs=True)
+        parser.feed(html)
+        parser.close()
+
+
+def baseline_lexbor(messages: list[bytes]) -> None:
+    for html in _html_parts(messages):
+        LexborHTMLParser(html.encode("utf-8", "surrogateescape"))
 
 
 def trackpref_scan(messages: list[bytes]) -> None:
-    cold_caches()
+    clear_caches()
     analyses = [analyse_message(RawMessage("bench", None, raw)) for raw in messages]
     combine(analyses)
 
@@ -99,15 +112,19 @@ def main() -> int:
         f"(min {sizes[0] / 1024:.1f}, max {sizes[-1] / 1024:.1f}); {rounds} rounds, one core"
     )
     trackpref_scan(messages[:5])  # warm caches: endpoint table, public suffix list
-    base_rates, our_rates = [], []
+    base_rates, lexbor_rates, our_rates = [], [], []
     for _ in range(rounds):
         base_rates.append(rate(baseline, messages))
+        lexbor_rates.append(rate(baseline_lexbor, messages))
         our_rates.append(rate(trackpref_scan, messages))
     base = statistics.median(base_rates)
+    bare = statistics.median(lexbor_rates)
     ours = statistics.median(our_rates)
     print(f"baseline (email + html.parser): median {base:8.1f} msg/s")
+    print(f"baseline (email + lexbor):      median {bare:8.1f} msg/s")
     print(f"trackpref mail scan:            median {ours:8.1f} msg/s")
-    print(f"ratio trackpref/baseline: {ours / base:.2f}")
+    print(f"ratio trackpref/baseline (html.parser): {ours / base:.2f}")
+    print(f"ratio trackpref/baseline (lexbor):      {ours / bare:.2f}")
     verdict = "meets" if ours >= TARGET else "misses"
     print(f"target {TARGET:.0f} msg/s: {verdict} ({ours:.0f} msg/s)")
     return 0

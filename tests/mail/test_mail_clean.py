@@ -113,3 +113,19 @@ def test_wrong_charset_bytes_survive_cleaning() -> None:
     result = clean_message(raw, report)
     assert result.removed_pixels == 1
     assert result.data.endswith(b"<p>caf\xe9 \xff</p>\r\n")
+
+
+def test_scan_and_clean_read_the_same_urls() -> None:
+    # "&timestamp=" is not "×tamp=": the cleaner must find the very URL the scan reported.
+    pixel = "https://t.shop.example/open?u=Zk3jd9Qx81LmPq2zT7vB&timestamp=1714550400&region=eu"
+    html = (
+        f'<p>Hi</p><img src="{pixel}" width="1" height="1">'
+        '<img src="https://cdn.shop.example/logo.png" width="180" height="40">'
+    )
+    raw = newsletter(html)
+    report = scan_one(raw)
+    assert urls(report, "pixel") == {pixel}
+    result = clean_message(raw, report)
+    assert result.errors == ()
+    assert result.removed_pixels == 1
+    assert urls(scan_one(result.data), "pixel") == set()

@@ -4,7 +4,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trackpref.mail.html_scan import ImageTag, LinkTag, _defuse, scan_html
+from trackpref.mail import html_scan
+from trackpref.mail.html_elements import HtmlFindings
+from trackpref.mail.html_scan import MAX_TREE_TAGS, ImageTag, LinkTag, scan_html
+from trackpref.mail.html_tree import scan_tree
 
 PAGE = """<html><body>
 <img src="https://cdn.example/logo.png" width="200" height="60" alt="Logo">
@@ -57,13 +60,15 @@ def test_positions_point_at_the_start_tags() -> None:
     assert all(i.start == -1 for i in scan_html(PAGE).images)
 
 
-def test_hostile_markup_is_reported_not_raised() -> None:
-    found = scan_html(
-        '<img src="https://a.example/1.gif"><![foo[bar]]><img src="https://a.example/2.gif">'
-    )
-    assert found.error is not None
-    assert "could not be parsed" in found.error
-    assert [i.src for i in found.images] == ["https://a.example/1.gif"]
+def test_markup_that_stops_html_parser_does_not_stop_the_scan() -> None:
+    html = '<img src="https://a.example/1.gif"><![foo[bar]]><img src="https://a.example/2.gif">'
+    found = scan_html(html)  # the tree builder reads it as a browser does
+    assert found.error is None
+    assert [i.src for i in found.images] == ["https://a.example/1.gif", "https://a.example/2.gif"]
+    located = scan_html(html, positions=True)  # the source walk: reported, not raised
+    assert located.error is not None
+    assert "could not be parsed" in located.error
+    assert [i.src for i in located.images] == ["https://a.example/1.gif"]
 
 
 def test_deep_nesting_and_unclosed_tags() -> None:
@@ -111,10 +116,51 @@ def test_constructs_that_never_end_do_not_stall_the_parser(html: str) -> None:
     assert found.error is None
 
 
-def test_defusing_keeps_offsets_and_real_tags() -> None:
-    html = '<p>x</p><img src="https://t.example/o.gif"> <a <!-- <![ tail'
-    defused = _defuse(html)
-    assert len(defused) == len(html)
-    assert defused.startswith('<p>x</p><img src="https://t.example/o.gif">')
-    assert "<" not in defused[len('<p>x</p><img src="https://t.example/o.gif">') :]
-    assert _defuse("<p>ok</p>") == "<p>ok</p>"
+@settings(deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("<>/=\"' !-[]abcdimgsrchefvx:;&#\n")), max_size=400))
+def test_the_tree_scan_never_raises(html: str) -> None:
+    for image in scan_html(html).images:
+        assert image.src
+        assert image.start == -1
+
+
+@settings(deadline=None)
+@given(st.text(max_size=300))
+def test_the_tree_scan_never_raises_on_any_text(html: str) -> None:
+    scan_html(html)
+
+
+def _spy_on_the_tree(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    real = scan_tree
+
+    def spy(text: str) -> HtmlFindings:
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(html_scan, "scan_tree", spy)
+    return calls
+
+
+@pytest.mark.timeout(120)
+def test_bodies_with_too_many_tags_are_walked_not_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 60,000 nested <dd> would take the tree builder minutes (quadratic in depth).
+    calls = _spy_on_the_tree(monkeypatch)
+    bomb = "<dl><dd>" * 30_000 + '<img src="https://t.example/o.gif?u=Zk3jd9Qx81LmPq2z" width=1>'
+    found = scan_html(bomb)
+    assert calls == []
+    assert [i.src for i in found.images] == ["https://t.example/o.gif?u=Zk3jd9Qx81LmPq2z"]
+    small = "<p>" * (MAX_TREE_TAGS - 1) + '<img src="https://t.example/a.gif">'
+    assert [i.src for i in scan_html(small).images] == ["https://t.example/a.gif"]
+    assert len(calls) == 1
+
+
+def test_a_failing_tree_builder_falls_back_to_the_source_walk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(text: str) -> HtmlFindings:
+        raise MemoryError
+
+    monkeypatch.setattr(html_scan, "scan_tree", broken)
+    found = scan_html('<a href="https://shop.example/a">Shop</a>')
+    assert [link.href for link in found.links] == ["https://shop.example/a"]

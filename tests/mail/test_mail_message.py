@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import email.message
 from email.message import EmailMessage
+from email.policy import SMTP, default
 from typing import Any
+from unittest.mock import patch
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trackpref.mail.message import Limits, decode_text, header_text, parse_message
+from trackpref.mail.parts import plain_parts
 
 
 def _raw(
@@ -136,3 +139,88 @@ def test_absurdly_deep_nesting_is_a_clear_error() -> None:
     raw += b"Content-Type: text/html\n\n<p>x</p>\n"
     parsed = parse_message(raw)
     assert parsed.errors == ("MIME parts are nested too deeply to be read; not scanned",)
+
+
+def _read_by_email_alone(raw: bytes) -> object:
+    """``parse_message`` with the fast structure walk switched off."""
+    with patch("trackpref.mail.message.plain_parts", return_value=None):
+        return parse_message(raw)
+
+
+_MUTATIONS = ["none", "drop line", "double line", "bare CR", "truncate", "junk line", "swap"]
+
+
+def _mutate(raw: bytes, how: str, at: float, other: float) -> bytes:
+    lines = raw.splitlines(keepends=True)
+    i = min(int(at * len(lines)), len(lines) - 1)
+    j = min(int(other * len(lines)), len(lines) - 1)
+    if how == "drop line":
+        del lines[i]
+    elif how == "double line":
+        lines.insert(i, lines[i])
+    elif how == "bare CR":
+        pos = int(at * len(raw))
+        return raw[:pos] + b"\r" + raw[pos:]
+    elif how == "truncate":
+        return raw[: int(at * len(raw))]
+    elif how == "junk line":
+        lines.insert(i, b"junk without a colon\n")
+    elif how == "swap":
+        lines[i], lines[j] = lines[j], lines[i]
+    return b"".join(lines)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    html=st.text(max_size=200),
+    text=st.one_of(st.none(), st.text(max_size=100)),
+    cte=st.sampled_from(["quoted-printable", "base64", "8bit", "7bit"]),
+    charset=st.sampled_from(["utf-8", "latin-1", "x-unknown"]),
+    crlf=st.booleans(),
+    attach=st.sampled_from(["", "binary", "html", "message"]),
+    how=st.sampled_from(_MUTATIONS),
+    at=st.floats(0, 1),
+    other=st.floats(0, 1),
+)
+def test_the_fast_structure_walk_reads_every_message_as_email_does(
+    html: str,
+    text: str | None,
+    cte: str,
+    charset: str,
+    crlf: bool,
+    attach: str,
+    how: str,
+    at: float,
+    other: float,
+) -> None:
+    msg = EmailMessage()
+    msg["From"] = "Shop <news@shop.example>"
+    msg["To"] = "a@example.org"
+    msg["Subject"] = "Sale"
+    if text is not None:
+        msg.set_content(text, cte="quoted-printable")
+        msg.add_alternative(html, subtype="html", cte=cte if cte != "7bit" else "8bit")
+    else:
+        msg.set_content(html, subtype="html", cte=cte if cte != "7bit" else "8bit")
+    if attach == "binary":
+        msg.add_attachment(b"\x89PNG\r\n" * 20, maintype="image", subtype="png", filename="a.png")
+    elif attach == "html":
+        msg.add_attachment("<p>page</p>", subtype="html", filename="page.html")
+    elif attach == "message":
+        inner = EmailMessage()
+        inner["Subject"] = "inner"
+        inner.set_content("<p>inner</p>", subtype="html")
+        msg.add_attachment(inner)
+    raw = msg.as_bytes(policy=SMTP if crlf else default)
+    raw = raw.replace(b"charset=utf-8", f"charset={charset}".encode(), 1)
+    raw = _mutate(raw, how, at, other)
+    assert parse_message(raw) == _read_by_email_alone(raw)
+
+
+def test_the_fast_structure_walk_reads_the_corpus_as_email_does(corpus_module: Any) -> None:
+    items = corpus_module.corpus(seed=11, campaigns=30, size="typical")
+    fast = 0
+    for item in items:
+        assert parse_message(item.data) == _read_by_email_alone(item.data)
+        fast += plain_parts(item.data) is not None
+    assert fast == len(items)  # every generated message takes the fast path

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trackpref.mail.parts import encode_body, find_leaves
+from trackpref.mail.parts import encode_body, find_leaves, plain_parts
 
 
 def _message(html: str, text: str, cte: str, crlf: bool, attach: bytes) -> bytes:
@@ -116,3 +116,41 @@ def test_encode_body_follows_the_original_shape(cte: str, eol: bytes) -> None:
 def test_find_leaves_never_raises(raw: bytes) -> None:
     for leaf in find_leaves(raw):
         assert 0 <= leaf.start <= leaf.body_start <= leaf.body_end <= len(raw)
+
+
+def test_plain_parts_are_numbered_as_walk_numbers_them() -> None:
+    raw = _message("<p>html</p>", "text", "base64", True, b"\x00\x01")
+    parts = plain_parts(raw)
+    assert parts is not None
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    walked = [(n, p.get_content_type()) for n, p in enumerate(msg.walk())]
+    assert [(p.number, p.headers.get_content_type()) for p in parts] == walked
+    leaves = [p for p in parts if p.headers.get_content_maintype() != "multipart"]
+    assert [raw[p.body_start : p.body_end] for p in leaves] == [
+        raw[leaf.body_start : leaf.body_end] for leaf in find_leaves(raw)
+    ]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # no closing delimiter
+        b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/html\n\n'
+        b"<p>x</p>\n",
+        # a bare CR, where email ends a line
+        b'Content-Type: multipart/mixed; boundary="b"\n\n--b\rContent-Type: text/html\n\n'
+        b"x\n--b--\n",
+        # delimiters back to back
+        b'Content-Type: multipart/mixed; boundary="b"\n\n--b\n--b\nContent-Type: text/html\n\nx\n'
+        b"--b--\n",
+        # a forwarded message
+        b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: message/rfc822\n\n'
+        b"Subject: in\n\nx\n--b--\n",
+        # a broken header
+        b"Subject: x\n junk\nno colon here\n\n<p>x</p>",
+        # a multipart without a boundary
+        b"Content-Type: multipart/mixed\n\n--b\n\nx\n--b--\n",
+    ],
+)
+def test_plain_parts_leaves_anything_doubtful_to_email(raw: bytes) -> None:
+    assert plain_parts(raw) is None

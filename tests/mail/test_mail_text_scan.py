@@ -27,3 +27,12 @@ def test_find_text_links_never_raises(text: str) -> None:
     for link in find_text_links(text):
         assert text[link.start : link.end] == link.url
         assert link.url.lower().startswith(("http://", "https://"))
+
+
+def test_offsets_hold_where_lower_casing_changes_the_length() -> None:
+    # "İ".lower() is two characters: a lower-cased copy of the text would shift them.
+    text = "İİİ see https://shop.example/a and HTTPS://click.example/b"
+    assert [(link.url, text[link.start : link.end]) for link in find_text_links(text)] == [
+        ("https://shop.example/a", "https://shop.example/a"),
+        ("HTTPS://click.example/b", "HTTPS://click.example/b"),
+    ]

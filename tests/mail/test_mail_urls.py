@@ -1,9 +1,18 @@
 from __future__ import annotations
 
-from hypothesis import given
+from urllib.parse import parse_qsl, urlsplit
+
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trackpref.mail.urls import registrable_domain, same_site, split_url, strip_query_keys
+from trackpref.mail.urls import (
+    _parse_query,
+    _split_plain,
+    registrable_domain,
+    same_site,
+    split_url,
+    strip_query_keys,
+)
 
 
 def test_split_url_takes_a_web_url_apart() -> None:
@@ -80,3 +89,41 @@ def test_strip_query_keys_never_raises_and_only_shortens(url: str, keys: frozens
 @given(st.text(max_size=100))
 def test_registrable_domain_never_raises(host: str) -> None:
     assert isinstance(registrable_domain(host), str)
+
+
+_URLISH = st.lists(
+    st.sampled_from(
+        [
+            *"hHtTpPsS:/?#@[]%.aZ09-_=&+ ~!$'()*,;",
+            *("http://", "https://", "HTTPS://", "//", ":80", "\t", "\x01", "é", "%41", "%zz"),
+        ]
+    ),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=2000)
+@given(_URLISH)
+def test_the_plain_url_fast_path_agrees_with_urlsplit(value: str) -> None:
+    fast = _split_plain(value)
+    if fast is not None:
+        parts = urlsplit(value)
+        assert fast == (parts.scheme.lower(), parts.path, parts.query, parts.hostname)
+
+
+def test_the_fast_path_takes_the_usual_urls_and_leaves_the_rest() -> None:
+    assert _split_plain("https://Click.Shop.example:8443/c/1?u=2#f") == (
+        "https",
+        "/c/1",
+        "u=2",
+        "click.shop.example",
+    )
+    for value in ("https://user@host/", "http://[::1]/", "https://exa%6Dple.com/", "ftp://x/"):
+        assert _split_plain(value) is None, value
+
+
+@settings(max_examples=2000)
+@given(st.lists(st.sampled_from([*"a=&+; ", "%20", "%zz", "%e9", "%C3%A9", "%", "é"]), max_size=30))
+def test_query_parsing_agrees_with_parse_qsl(pieces: list[str]) -> None:
+    raw = "".join(pieces)
+    assert _parse_query(raw) == tuple(parse_qsl(raw, keep_blank_values=True))

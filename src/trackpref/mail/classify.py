@@ -18,6 +18,7 @@ content is the mail client's job, not this detector's.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
@@ -41,6 +42,7 @@ __all__ = [
     "URLFacts",
     "classify_image",
     "classify_link",
+    "clear_verdict_caches",
     "is_clickish",
     "is_functional",
     "tracking_host_label",
@@ -143,6 +145,9 @@ _FUNCTIONAL = (
     "invoice",
 )
 
+#: Any of the words, anywhere: one search instead of one per word.
+_FUNCTIONAL_WORDS = re.compile("|".join(re.escape(word) for word in _FUNCTIONAL))
+
 
 #: Path segments of sign-in pages, whose ``next``/``continue`` URL is not a redirect target.
 _AUTH_WORDS = frozenset(
@@ -240,7 +245,7 @@ def is_functional(
     if parts.url in functional_urls:
         return True
     haystack = (parts.path + "?" + parts.raw_query + " " + text).lower()
-    return any(word in haystack for word in _FUNCTIONAL)
+    return _FUNCTIONAL_WORDS.search(haystack) is not None
 
 
 def _is_tiny(img: ImageTag) -> bool:
@@ -263,13 +268,39 @@ def _has_token(parts: URLParts) -> bool:
     return url_facts(parts).has_token
 
 
+#: Results for URLs up to this length are remembered across messages.
+_MAX_CACHED_URL = 2048
+
+
 def classify_image(img: ImageTag, ctx: MessageContext) -> Tracker | None:
     parts = split_url(img.src)
     if parts is None:
         return None
+    # Only the recipient check depends on the message; the rest is the same
+    # wherever the image recurs (a logo in every newsletter of a sender).
+    who = find_recipient(parts, ctx.recipients)
+    key = (img.src, img.width, img.height, img.hidden, who, ctx.table)
+    if len(img.src) <= _MAX_CACHED_URL:
+        return _image_verdict(*key)
+    return _image_verdict.__wrapped__(*key)
+
+
+@lru_cache(maxsize=8192)
+def _image_verdict(
+    src: str,
+    width: float | None,
+    height: float | None,
+    hidden: str | None,
+    who: str | None,
+    table: EndpointTable,
+) -> Tracker | None:
+    parts = split_url(src)
+    if parts is None:
+        return None
+    img = ImageTag(src, width, height, hidden, None)
     reasons: list[str] = []
     service: str | None = None
-    match = ctx.table.match(
+    match = table.match(
         EndpointKind.OPEN,
         parts.host,
         parts.segments,
@@ -279,12 +310,11 @@ def classify_image(img: ImageTag, ctx: MessageContext) -> Tracker | None:
     if match is not None:
         reasons.append(match.describe(EndpointKind.OPEN))
         service = match.service
-    who = find_recipient(parts, ctx.recipients)
     if who:
         reasons.append(f"{who} in the image URL")
     tiny = _is_tiny(img)
     if not reasons:
-        generic = ctx.table.generic_open_path(parts.segments)
+        generic = table.generic_open_path(parts.segments)
         if generic or tiny or img.hidden:
             facts = url_facts(parts)
             if generic and (facts.has_token or tiny or img.hidden):
@@ -299,7 +329,7 @@ def classify_image(img: ImageTag, ctx: MessageContext) -> Tracker | None:
                 why = "an opaque token" if facts.query_token else "a dynamic URL"
                 reasons.append(f"hidden image ({img.hidden}) with {why}")
         else:
-            label = tracking_host_label(parts, ctx.table)
+            label = tracking_host_label(parts, table)
             if label:
                 facts = url_facts(parts)
                 if facts.has_token and not facts.static:
@@ -311,7 +341,7 @@ def classify_image(img: ImageTag, ctx: MessageContext) -> Tracker | None:
             reasons.append(_size_text(img))
         elif img.hidden:
             reasons.append(f"hidden ({img.hidden})")
-    return Tracker(img.src, TrackerKind.PIXEL, "; ".join(reasons), service=service)
+    return Tracker(src, TrackerKind.PIXEL, "; ".join(reasons), service=service)
 
 
 def _signs_in(parts: URLParts) -> bool:
@@ -364,17 +394,34 @@ def _tracking_params(parts: URLParts, table: EndpointTable) -> list[str]:
     return [key.lower() for key, _ in parts.query if key.lower() in table.tracking_params]
 
 
-def classify_link(href: str, text: str, ctx: MessageContext) -> Tracker | None:
+@dataclass(frozen=True, slots=True)
+class _LinkFacts:
+    """What a link's URL says whatever message it is in and whatever its text."""
+
+    parts: URLParts
+    reasons: tuple[str, ...]
+    service: str | None
+    target: str | None
+    wrapped: bool
+    opaque: bool
+    #: The tracking-host label, when the host is one and the URL has a token.
+    host_label: str | None
+    #: The per-recipient tracking parameters' reason, owner and the URL without them.
+    params_reason: str | None
+    params_owner: str | None
+    stripped: str | None
+
+
+@lru_cache(maxsize=8192)
+def _link_facts(href: str, table: EndpointTable) -> _LinkFacts | None:
     parts = split_url(href)
     if parts is None:
         return None
-    table = ctx.table
     reasons: list[str] = []
     service: str | None = None
     target: str | None = None
     token = partial(_has_token, parts)
     match = table.match(EndpointKind.CLICK, parts.host, parts.segments, parts.query_keys, token)
-    opaque = match is not None
     if match is not None:
         reasons.append(match.describe(EndpointKind.CLICK))
         service = match.service
@@ -387,19 +434,55 @@ def classify_link(href: str, text: str, ctx: MessageContext) -> Tracker | None:
             if match is None:
                 reasons.append(f"redirect wrapper (destination in its {found[1]})")
             target = _resolve(found[0], table)
+    host_label = None
     if not reasons:
         label = tracking_host_label(parts, table)
-        if label and token() and not is_functional(parts, text, ctx.functional_urls):
-            reasons.append(f"tracking host {label}.… with an opaque token")
-            opaque = True
+        if label and token():
+            host_label = label
     params = _tracking_params(parts, table)
+    params_reason = params_owner = stripped = None
     if params:
         names = ", ".join(params)
         owners = sorted({table.tracking_params[p] for p in params})
-        reasons.append(f"per-recipient tracking parameter {names} ({', '.join(owners)})")
-        service = service or owners[0]
-        if not wrapped and not opaque:
-            target = strip_query_keys(parts.url, frozenset(params))
+        params_reason = f"per-recipient tracking parameter {names} ({', '.join(owners)})"
+        params_owner = owners[0]
+        stripped = strip_query_keys(parts.url, frozenset(params))
+    return _LinkFacts(
+        parts=parts,
+        reasons=tuple(reasons),
+        service=service,
+        target=target,
+        wrapped=wrapped,
+        opaque=match is not None,
+        host_label=host_label,
+        params_reason=params_reason,
+        params_owner=params_owner,
+        stripped=stripped,
+    )
+
+
+def classify_link(href: str, text: str, ctx: MessageContext) -> Tracker | None:
+    # The URL's own analysis is remembered (the same link recurs in the text
+    # part and in the next newsletter); its text and the recipients are not.
+    if len(href) <= _MAX_CACHED_URL:
+        facts = _link_facts(href, ctx.table)
+    else:
+        facts = _link_facts.__wrapped__(href, ctx.table)
+    if facts is None:
+        return None
+    parts = facts.parts
+    reasons = list(facts.reasons)
+    service = facts.service
+    target = facts.target
+    opaque = facts.opaque
+    if not reasons and facts.host_label and not is_functional(parts, text, ctx.functional_urls):
+        reasons.append(f"tracking host {facts.host_label}.… with an opaque token")
+        opaque = True
+    if facts.params_reason:
+        reasons.append(facts.params_reason)
+        service = service or facts.params_owner
+        if not facts.wrapped and not opaque:
+            target = facts.stripped
     if not reasons:
         who = find_recipient(parts, ctx.recipients)
         if who and not is_functional(parts, text, ctx.functional_urls):
@@ -407,3 +490,8 @@ def classify_link(href: str, text: str, ctx: MessageContext) -> Tracker | None:
     if not reasons:
         return None
     return Tracker(href, TrackerKind.CLICK, "; ".join(reasons), service=service, target=target)
+
+
+def clear_verdict_caches() -> None:
+    for cached in (url_facts, _image_verdict, _link_facts):
+        cached.cache_clear()

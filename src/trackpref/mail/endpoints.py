@@ -27,6 +27,7 @@ __all__ = [
     "EndpointTable",
     "PathPattern",
     "default_table",
+    "host_suffixes",
     "load_table",
 ]
 
@@ -98,7 +99,7 @@ class EndpointMatch:
 
 
 @lru_cache(maxsize=8192)
-def _suffixes(host: str) -> tuple[str, ...]:
+def host_suffixes(host: str) -> tuple[str, ...]:
     labels = host.lower().split(".")
     return tuple(".".join(labels[i:]) for i in range(len(labels)))
 
@@ -141,7 +142,7 @@ class EndpointTable:
     ) -> EndpointMatch | None:
         """The endpoint this URL is; ``has_token`` is asked only when a rule needs it."""
         index = self._hosts[kind]
-        for suffix in _suffixes(host):
+        for suffix in host_suffixes(host):
             for rule in index.get(suffix, ()):
                 if rule.pattern.matches(segments):
                     path = rule.pattern.text if rule.pattern.parts else "any path"
@@ -169,7 +170,7 @@ class EndpointTable:
 
     def is_url_carrier(self, host: str, segments: Sequence[str]) -> bool:
         """Links that carry a URL without redirecting to it: share buttons, calendars."""
-        for suffix in _suffixes(host):
+        for suffix in host_suffixes(host):
             for pattern in self._share.get(suffix, ()):
                 if pattern.matches(segments):
                     return True

@@ -15,18 +15,25 @@ import email.header
 import email.message
 import email.policy
 import email.utils
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+
+from .parts import plain_parts
 
 __all__ = [
     "DEFAULT_LIMITS",
     "Limits",
     "ParsedMessage",
     "TextPart",
+    "clear_header_caches",
     "decode_text",
     "header_text",
     "parse_message",
 ]
 
+#: Header values up to this length are remembered (``header_text`` and friends).
+_MAX_CACHED = 2048
 _RECIPIENT_HEADERS = ("to", "cc", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to")
 
 
@@ -74,6 +81,12 @@ def header_text(value: object) -> str | None:
     if value is None:
         return None
     raw = str(value)
+    return _header_text(raw) if len(raw) <= _MAX_CACHED else _header_text.__wrapped__(raw)
+
+
+@lru_cache(maxsize=4096)
+def _header_text(raw: str) -> str | None:
+    # Cached: a sender's From, a campaign's Subject recur in every copy.
     if "=?" not in raw and raw.isascii():  # nothing encoded: skip the slow path
         return " ".join(raw.split()) or None
     try:
@@ -88,11 +101,19 @@ def _addresses(msg: email.message.Message, names: tuple[str, ...]) -> list[str]:
     values: list[str] = []
     for name in names:
         values.extend(str(v) for v in msg.get_all(name, []))
+    if sum(map(len, values)) <= _MAX_CACHED:
+        return list(_address_list(tuple(values)))
+    return list(_address_list.__wrapped__(tuple(values)))
+
+
+@lru_cache(maxsize=4096)
+def _address_list(values: tuple[str, ...]) -> tuple[str, ...]:
+    # Cached: the same sender and the same few recipients recur message after message.
     try:
-        pairs = email.utils.getaddresses(values)
+        pairs = email.utils.getaddresses(list(values))
     except Exception:  # getaddresses has raised on malformed input in some releases
-        return []
-    return [addr for _, addr in pairs if "@" in addr]
+        return ()
+    return tuple(addr for _, addr in pairs if "@" in addr)
 
 
 def _list_unsubscribe(msg: email.message.Message) -> tuple[str, ...]:
@@ -109,13 +130,25 @@ def _sent_day(value: object) -> str | None:
     """The UTC day a message was sent, or ``None`` if its ``Date`` is unusable."""
     if value is None:
         return None
+    raw = str(value)
+    return _utc_day(raw) if len(raw) <= _MAX_CACHED else _utc_day.__wrapped__(raw)
+
+
+@lru_cache(maxsize=4096)
+def _utc_day(value: str) -> str | None:
+    # Cached: copies of a campaign are usually sent with one Date.
     try:
-        when = email.utils.parsedate_to_datetime(str(value))
+        when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         return when.date().isoformat()
     return when.astimezone(datetime.UTC).date().isoformat()
+
+
+def clear_header_caches() -> None:
+    for cached in (_header_text, _address_list, _utc_day):
+        cached.cache_clear()
 
 
 def decode_text(payload: bytes, charset: str | None) -> tuple[str, str, str | None]:
@@ -129,7 +162,7 @@ def decode_text(payload: bytes, charset: str | None) -> tuple[str, str, str | No
     name = (charset or "").strip().lower() or None
     if name is not None:
         try:
-            text = payload.decode(name, "surrogateescape")
+            text, clean = _decode(payload, name)
         except LookupError:
             return (
                 payload.decode("latin-1"),
@@ -139,20 +172,28 @@ def decode_text(payload: bytes, charset: str | None) -> tuple[str, str, str | No
         except ValueError as exc:  # codecs without surrogateescape support, NUL in names
             problem = f"charset {charset!r} failed ({exc}); read as Latin-1"
             return payload.decode("latin-1"), "latin-1", problem[:300]
-        if _has_surrogates(text):
+        if not clean:
             return (
                 text,
                 name,
                 f"bytes not valid in the declared charset {charset!r}; kept as they are",
             )
         return text, name, None
-    text = payload.decode("utf-8", "surrogateescape")
-    if _has_surrogates(text):
+    text, clean = _decode(payload, "utf-8")
+    if not clean:
         return text, "utf-8", "no charset declared and the bytes are not UTF-8; kept as they are"
     return text, "utf-8", None
 
 
+def _decode(payload: bytes, name: str) -> tuple[str, bool]:
+    """The text, and whether every byte decoded (no escaped bytes in it)."""
+    text = payload.decode(name, "surrogateescape")
+    return text, not _has_surrogates(text)
+
+
 def _has_surrogates(text: str) -> bool:
+    if text.isascii():  # O(1): most bodies are ASCII with entities
+        return False
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -164,6 +205,29 @@ def _defect_text(where: str, defect: object) -> str:
     name = type(defect).__name__
     detail = str(defect)
     return f"{where}: broken MIME ({name}{': ' + detail if detail else ''})"[:300]
+
+
+#: ``(number, part, content type)`` in ``walk()`` order.
+_Walk = Iterable[tuple[int, email.message.Message, str]]
+
+
+def _read(raw: bytes) -> tuple[email.message.Message, _Walk]:
+    """The message's headers and its parts in ``walk()`` order, numbered.
+
+    A message whose structure is plain is located with ``parts.plain_parts``
+    and only its text parts get a payload (the raw body, decoded later exactly
+    as ``email`` decodes it); any other message is read by ``email`` whole.
+    """
+    plain = plain_parts(raw)
+    if plain is None:
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        return msg, ((n, part, part.get_content_type()) for n, part in enumerate(msg.walk()))
+    for part in plain:
+        if part.content_type in ("text/html", "text/plain"):
+            part.headers.set_payload(raw[part.body_start : part.body_end])
+        elif part.content_type.startswith("multipart/"):
+            part.headers.set_payload([])  # is_multipart(), as ``email`` has it
+    return plain[0].headers, [(p.number, p.headers, p.content_type) for p in plain]
 
 
 def parse_message(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> ParsedMessage:
@@ -184,19 +248,18 @@ def _parse(raw: bytes, limits: Limits) -> ParsedMessage:
             None, None, None, None, None, None, (), (), (),
             (f"message is {size:.1f} MiB, over the {cap:.0f} MiB limit; not scanned",),
         )  # fmt: skip
-    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    msg, walk = _read(raw)
     sender = header_text(msg.get("From"))
     senders = _addresses(msg, ("from",))
     parts: list[TextPart] = []
     for defect in msg.defects:
         errors.append(_defect_text("message", defect))
-    for number, part in enumerate(msg.walk()):
+    for number, part, ctype in walk:
         if number:
             for defect in part.defects:
                 errors.append(_defect_text(f"part {number}", defect))
         if part.is_multipart():
             continue
-        ctype = part.get_content_type()
         if ctype not in ("text/html", "text/plain"):
             continue
         if part.get_content_disposition() == "attachment":

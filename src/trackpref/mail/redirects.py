@@ -115,9 +115,21 @@ def _from_base64(value: str) -> str | None:
     return found
 
 
+def _may_carry(parts: URLParts) -> bool:
+    """Can the path or query hold a URL at all? Most links and images cannot.
+
+    Every form looked for below shows in the raw text: a scheme (``http``, in
+    any case), percent-encoding, or the start of a base64 blob.
+    """
+    raw = parts.path + "?" + parts.raw_query
+    return "%" in raw or "http" in raw.lower() or any(prefix in raw for prefix in _B64_PREFIXES)
+
+
 @lru_cache(maxsize=32768)
 def embedded_url(parts: URLParts) -> tuple[str, str] | None:
     """The URL this one carries, and where it was found (for the report)."""
+    if not _may_carry(parts):
+        return None
     query = parts.query
     by_key = {key.lower(): value for key, value in reversed(query)}
     for key in _TARGET_KEYS:

@@ -67,8 +67,9 @@ def scan_path(
 ) -> ScanResult:
     """Scan every message at ``path``; raises ``MailSourceError`` only for the path itself."""
     fmt = detect_format(path)
-    analyses = _analyses(read_messages(path, fmt), limits, table or default_table())
-    return ScanResult(path, fmt, tuple(combine(analyses)))
+    table = table or default_table()
+    analyses = _analyses(read_messages(path, fmt), limits, table)
+    return ScanResult(path, fmt, tuple(combine(analyses, table=table)))
 
 
 def clean_path(

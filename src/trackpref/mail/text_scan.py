@@ -8,11 +8,14 @@ trailing punctuation that ends a sentence is not part of it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = ["TextLink", "find_text_links"]
 
-_STOP = frozenset(" \t\r\n\f\v<>\"'`{}|\\^")
+#: A URL's characters: anything up to white space or a character no URL
+#: contains unescaped (only these ASCII ones: other white space stays in).
+_RUN = re.compile(r"[^ \t\r\n\f\v<>\"'`{}|\\^]*")
 _TRAILING = ".,;:!?)]'\""
 _MAX_LINKS = 100_000
 
@@ -26,23 +29,22 @@ class TextLink:
 
 def find_text_links(text: str) -> list[TextLink]:
     links: list[TextLink] = []
-    lowered = text.lower()
     at = 0
-    n = len(text)
     while len(links) < _MAX_LINKS:
-        start = lowered.find("http", at)
-        if start == -1:
+        # "://" is rarer than "http" and needs no lower-cased copy of the text.
+        sep = text.find("://", at)
+        if sep == -1:
             break
-        if lowered.startswith("https://", start):
-            body = start + 8
-        elif lowered.startswith("http://", start):
-            body = start + 7
+        if text[max(sep - 5, 0) : sep].lower() == "https":
+            start = sep - 5
+        elif text[max(sep - 4, 0) : sep].lower() == "http":
+            start = sep - 4
         else:
-            at = start + 4
+            at = sep + 3
             continue
-        end = body
-        while end < n and text[end] not in _STOP:
-            end += 1
+        body = sep + 3
+        match = _RUN.match(text, body)
+        end = match.end() if match else body
         while end > body and text[end - 1] in _TRAILING:
             # keep a closing bracket that has its opening one inside the URL
             if text[end - 1] == ")" and text.count("(", start, end) >= text.count(")", start, end):
@@ -50,5 +52,5 @@ def find_text_links(text: str) -> list[TextLink]:
             end -= 1
         if end > body:
             links.append(TextLink(text[start:end], start, end))
-        at = max(end, start + 4)
+        at = max(end, body)
     return links

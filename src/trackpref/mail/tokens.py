@@ -25,6 +25,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "NO_RECIPIENTS",
     "RecipientForms",
+    "clear_token_caches",
     "could_vary",
     "entropy",
     "find_recipient",
@@ -189,6 +190,20 @@ NO_RECIPIENTS = RecipientForms()
 
 
 def recipient_forms(addresses: Iterable[str]) -> RecipientForms:
+    # Remembered: a mailbox is one person's, and the same few addresses recur
+    # in every message (hashing them three ways each time is most of the cost).
+    key = tuple(addresses)
+    if len(key) <= _MAX_CACHED_ADDRESSES:
+        return _recipient_forms(key)
+    return _recipient_forms.__wrapped__(key)
+
+
+#: Messages with more recipients than this are not remembered.
+_MAX_CACHED_ADDRESSES = 16
+
+
+@lru_cache(maxsize=1024)
+def _recipient_forms(addresses: tuple[str, ...]) -> RecipientForms:
     needles: dict[str, str] = {}
     exact: dict[str, str] = {}
     raw: list[bytes] = []
@@ -200,7 +215,7 @@ def recipient_forms(addresses: Iterable[str]) -> RecipientForms:
         raw.append(lower.encode("utf-8", "surrogatepass"))
         needles.setdefault(lower, "recipient's address")
         needles.setdefault(quote(lower, safe="").lower(), "recipient's address (URL-encoded)")
-        for spelling in {lower, address}:
+        for spelling in dict.fromkeys((lower, address)):  # in this order, once each
             data = spelling.encode("utf-8", "surrogatepass")
             for name, fn in (
                 ("MD5", hashlib.md5),
@@ -215,6 +230,11 @@ def recipient_forms(addresses: Iterable[str]) -> RecipientForms:
     return RecipientForms(
         needles=tuple(needles.items()), exact=tuple(exact.items()), addresses=tuple(raw)
     )
+
+
+def clear_token_caches() -> None:
+    for cached in (is_token, could_vary, _recipient_forms):
+        cached.cache_clear()
 
 
 def _b64decode(value: str) -> bytes | None:
@@ -245,6 +265,8 @@ def find_recipient(parts: URLParts, forms: RecipientForms) -> str | None:
     for needle, how in forms.exact:
         if needle in url:
             return how
+    if "ey" not in url and "%" not in url:
+        return None  # no component can start like base64 JSON
     for count, component in enumerate(url_components(parts)):
         if count >= _MAX_DECODES:
             break

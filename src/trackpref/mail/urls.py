@@ -8,9 +8,9 @@ one URL, never the message.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 __all__ = [
     "MAX_URL_CHARS",
@@ -40,10 +40,81 @@ class URLParts:
     segments: tuple[str, ...]
     raw_query: str
     query: tuple[tuple[str, str], ...]
+    #: The query's keys, lower-cased; asked for by every endpoint lookup.
+    query_keys: frozenset[str] = field(init=False, compare=False, repr=False)
 
-    @property
-    def query_keys(self) -> frozenset[str]:
-        return frozenset(key.lower() for key, _ in self.query)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "query_keys", frozenset([key.lower() for key, _ in self.query]))
+
+
+def _split_plain(value: str) -> tuple[str, str, str, str | None] | None:
+    """``(scheme, path, query, hostname)`` as ``urlsplit`` gives them, for a plain URL.
+
+    Plain: printable ASCII, ``http://``, ``https://`` or ``//``, and a host
+    without user info, brackets or a ``%``. Those are most of the URLs in mail,
+    and for them ``urlsplit`` does only what is done here, at a third of the
+    cost; ``None`` sends everything else to ``urlsplit`` (tests compare the two).
+    """
+    if not (value.isascii() and value.isprintable()):
+        return None
+    head = value[:8].lower()
+    if head == "https://":
+        scheme, rest = "https", value[8:]
+    elif head.startswith("http://"):
+        scheme, rest = "http", value[7:]
+    elif head.startswith("//"):
+        scheme, rest = "", value[2:]
+    else:
+        return None
+    end = len(rest)
+    for delimiter in "/?#":
+        at = rest.find(delimiter)
+        if at != -1 and at < end:
+            end = at
+    netloc, tail = rest[:end], rest[end:]
+    if "@" in netloc or "[" in netloc or "]" in netloc or "%" in netloc:
+        return None
+    path, _, query = tail.partition("#")[0].partition("?")
+    host = netloc.partition(":")[0]
+    return scheme, path, query, (host.lower() or None)
+
+
+def _split_general(value: str) -> tuple[str, str, str, str | None] | None:
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        return None
+    return parts.scheme.lower(), parts.path, parts.query, host
+
+
+def _parse_query(raw: str) -> tuple[tuple[str, str], ...]:
+    """``parse_qsl(raw, keep_blank_values=True)``, without its per-pair overhead.
+
+    Every URL in a message is split, and most carry a query: this loop does
+    what ``parse_qsl`` does for these arguments (``&`` only, ``+`` is a space,
+    UTF-8 with replacement), calling ``unquote`` only where there is a ``%``
+    (tests compare the two).
+    """
+    out = []
+    for pair in raw.split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        name = name.replace("+", " ")
+        value = value.replace("+", " ")
+        if "%" in name:
+            name = unquote(name)
+        if "%" in value:
+            value = unquote(value)
+        out.append((name, value))
+    return tuple(out)
+
+
+def _has_blank(host: str) -> bool:
+    return (
+        " " in host or "\t" in host or "\n" in host or "\r" in host or "\f" in host or "\v" in host
+    )
 
 
 @lru_cache(maxsize=32768)
@@ -55,31 +126,25 @@ def split_url(url: str) -> URLParts | None:
     value = url.strip()
     if not value or len(value) > MAX_URL_CHARS:
         return None
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname
-    except ValueError:
+    split = _split_plain(value) or _split_general(value)
+    if split is None:
         return None
-    scheme = parts.scheme.lower()
+    scheme, path, raw_query, host = split
     if scheme not in ("http", "https", "") or not host:
         return None
     if scheme == "" and not value.startswith("//"):
         return None
     host = host.rstrip(".")
-    if not host or not set(host).isdisjoint(" \t\r\n\f\v"):
+    if not host or _has_blank(host):
         return None
-    try:
-        query = tuple(parse_qsl(parts.query, keep_blank_values=True))
-    except ValueError:
-        query = ()
-    segments = tuple(s for s in parts.path.split("/") if s)
+    query = _parse_query(raw_query) if raw_query else ()
     return URLParts(
         url=value,
         scheme=scheme,
         host=host,
-        path=parts.path,
-        segments=segments,
-        raw_query=parts.query,
+        path=path,
+        segments=tuple(filter(None, path.split("/"))),
+        raw_query=raw_query,
         query=query,
     )
 
