@@ -200,6 +200,8 @@ class _Recorder:
                 body_size=size,
             )
         except PlaywrightError:
+            # The page went away before the response arrived: keep what the
+            # request itself showed (URL, headers sent) rather than lose it.
             pass
         self.records[id(request)] = record
 

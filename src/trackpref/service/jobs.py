@@ -228,7 +228,7 @@ class _LocalLocks:
             self._held.discard(key)
 
     def close(self) -> None:
-        pass
+        """Nothing to release: in-process locks vanish with the process."""
 
 
 class Scheduler:
