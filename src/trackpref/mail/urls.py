@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
+from ..signals.errors import SignalError
+from ..signals.parties import site_of
+
 __all__ = [
     "MAX_URL_CHARS",
     "URLParts",
@@ -149,27 +152,18 @@ def split_url(url: str) -> URLParts | None:
     )
 
 
-@lru_cache(maxsize=1)
-def _psl() -> object:
-    from publicsuffixlist import PublicSuffixList
-
-    return PublicSuffixList()
-
-
 @lru_cache(maxsize=8192)
 def registrable_domain(host: str) -> str:
     """The site a host belongs to (``u1.ct.sendgrid.net`` -> ``sendgrid.net``).
 
-    Falls back to the host itself for names the Public Suffix List cannot place
-    (``localhost``, a bare suffix), so two such hosts are the same site only if
-    they are equal.
+    The signals core decides (one Public Suffix List for the whole project);
+    a name it cannot place (``localhost``, a bare suffix, odd labels) is its
+    own site, so two such hosts are the same site only if they are equal.
     """
-    host = host.lower().rstrip(".")
     try:
-        found = _psl().privatesuffix(host)  # type: ignore[attr-defined]
-    except Exception:  # the list raises on odd labels; treat them as opaque
-        found = None
-    return found if isinstance(found, str) and found else host
+        return site_of(host)
+    except SignalError:
+        return host.lower().rstrip(".")
 
 
 def same_site(host_a: str, host_b: str) -> bool:
