@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     report: dict[str, Any] = {}
     if args.no_sqlite:
-        pass
+        report["sqlite"] = "skipped (--no-sqlite)"
     elif args.db:
         report["sqlite"] = bench(args.db, args.events, args.subjects, args.samples)
     else:
