@@ -79,11 +79,13 @@ def test_reused_response_headers_are_not_mutated() -> None:
             assert "_track=1" in r.headers.get("set-cookie", "")
 
 
-def test_app_that_chose_tk_u_keeps_it_alone() -> None:
+@pytest.mark.parametrize("spelling", [b"tk", b"Tk", b"TK"])
+def test_app_that_chose_tk_u_keeps_it_alone(spelling: bytes) -> None:
+    # ASGI says lower case; the usual capitalisations of careless apps count too.
     sent: list[dict[str, Any]] = []
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"tk", b"U")]})
+        await send({"type": "http.response.start", "status": 200, "headers": [(spelling, b"U")]})
         await send({"type": "http.response.body", "body": b""})
 
     async def send(message: dict[str, Any]) -> None:
@@ -94,7 +96,7 @@ def test_app_that_chose_tk_u_keeps_it_alone() -> None:
 
     scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
     anyio.run(PreferenceMiddleware(app), scope, receive, send)
-    assert [v for k, v in sent[0]["headers"] if k == b"tk"] == [b"U"]
+    assert [v for k, v in sent[0]["headers"] if k.lower() == b"tk"] == [b"U"]
 
 
 def test_error_before_response_still_sends_tk() -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from .asgi import SCOPE_KEY, PreferenceMiddleware
 from .consent import ConsentStore, MemoryConsentStore, SQLiteConsentStore
 from .honoring import Honoring, Outcome, PlainResponse
-from .wsgi import ENVIRON_DECISION, ENVIRON_PREFERENCE, WSGIPreferenceMiddleware
+from .wsgi import ENVIRON_DECISION, WSGIPreferenceMiddleware
 
 __all__ = [
     "ENVIRON_DECISION",
-    "ENVIRON_PREFERENCE",
     "SCOPE_KEY",
     "ConsentStore",
     "Honoring",

@@ -37,7 +37,11 @@ SCOPE_KEY = "trackpref"
 _COOKIE_MARK = CONSENT_COOKIE.encode() + b"="
 _WANTED = frozenset((b"dnt", b"sec-gpc", b"cookie", b"sec-fetch-site", b"sec-fetch-dest"))
 #: Response headers an app may have chosen itself (``Tk: U``, its own referrer policy).
-_APP_CHOSEN = frozenset((b"tk", b"referrer-policy"))
+#: ASGI requires lower-case names; the usual spellings of careless apps are
+#: listed too, so one set lookup per header is the whole check.
+_APP_CHOSEN = frozenset(
+    (b"tk", b"Tk", b"TK", b"referrer-policy", b"Referrer-Policy", b"Referrer-policy")
+)
 _MAX_API_BODY = 16 * 1024
 
 
@@ -49,6 +53,8 @@ class PreferenceMiddleware:
     exception-API shim, and an in-memory consent store. Pass ``policy`` (a
     :class:`SitePolicy` or a TOML path) and ``consent_store`` for production.
     """
+
+    __slots__ = ("_outcomes", "_owned", "app", "honoring")
 
     def __init__(
         self,
@@ -77,7 +83,6 @@ class PreferenceMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        honoring = self.honoring
         dnt: bytes | tuple[bytes, ...] | None = None
         gpc: bytes | tuple[bytes, ...] | None = None
         fetch_site: bytes | None = None
@@ -102,27 +107,18 @@ class PreferenceMiddleware:
             # One dict lookup for nearly every request (see Honoring.cached_outcome).
             outcome = self._outcomes.get(
                 (dnt, gpc, fetch_site, fetch_dest)
-            ) or honoring.cached_outcome(dnt, gpc, fetch_site, fetch_dest)
+            ) or self.honoring.cached_outcome(dnt, gpc, fetch_site, fetch_dest)
         else:
-            h = _headers(scope)
-            outcome = honoring.outcome(
-                _decoded(dnt),
-                _decoded(gpc),
-                consent_id=consent_id,
-                host=h.get("host", ""),
-                referer=h.get("referer"),
-                origin=h.get("origin"),
-                sec_fetch_site=h.get("sec-fetch-site"),
-                sec_fetch_dest=h.get("sec-fetch-dest"),
-            )
-        scope[SCOPE_KEY] = outcome.decision
+            outcome = self._with_consent(scope, dnt, gpc, consent_id)
+        scope["trackpref"] = outcome.decision  # SCOPE_KEY, spelled out: no global lookup
 
         path: str = scope["path"]
         if path.startswith(self._owned) and await self._own(
             path, scope, receive, send, outcome, consent_id
         ):
             return
-        if outcome.refuse and honoring.refuses(outcome, path):
+        if outcome.refuse and self.honoring.refuses(outcome, path):
+            honoring = self.honoring
             await _send_plain(send, honoring.declared(honoring.consent_page(outcome), outcome))
             return
 
@@ -136,13 +132,13 @@ class PreferenceMiddleware:
                 started = True
                 headers = message.get("headers") or ()
                 if outcome.strip_tracking_cookies:
-                    headers = honoring.response_headers(outcome, headers) or headers
+                    headers = self.honoring.response_headers(outcome, headers) or headers
                 # A new list: the app may reuse its own (a cached Response), and
                 # what one person's request adds must never reach the next one.
                 for name, _ in headers:
-                    n = len(name)
-                    if (n == 2 or n == 15) and name.lower() in _APP_CHOSEN:
-                        message["headers"] = [*headers, *honoring.extra_headers(outcome, headers)]
+                    if name in _APP_CHOSEN:
+                        extra = self.honoring.extra_headers(outcome, headers)
+                        message["headers"] = [*headers, *extra]
                         break
                 else:
                     message["headers"] = [*headers, *outcome.headers_all]
@@ -153,8 +149,28 @@ class PreferenceMiddleware:
         except Exception:
             # TPE §6.3: Tk on every response, the error one included.
             if not started:
-                await _send_plain(send, honoring.server_error(outcome))
+                await _send_plain(send, self.honoring.server_error(outcome))
             raise
+
+    def _with_consent(
+        self,
+        scope: Scope,
+        dnt: bytes | tuple[bytes, ...] | None,
+        gpc: bytes | tuple[bytes, ...] | None,
+        consent_id: str,
+    ) -> Outcome:
+        """The slow path: a consent cookie means the store may hold an exception."""
+        h = _headers(scope)
+        return self.honoring.outcome(
+            _decoded(dnt),
+            _decoded(gpc),
+            consent_id=consent_id,
+            host=h.get("host", ""),
+            referer=h.get("referer"),
+            origin=h.get("origin"),
+            sec_fetch_site=h.get("sec-fetch-site"),
+            sec_fetch_dest=h.get("sec-fetch-dest"),
+        )
 
     async def _own(
         self,

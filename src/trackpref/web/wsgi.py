@@ -4,13 +4,14 @@ WSGI servers join repeated header fields with commas; the core reads a comma
 as repeated fields (RFC 9110 §5.3), so ``DNT: 1`` twice is still refused and
 ``Sec-GPC`` still counts if any field is exactly ``1``.
 
-The app finds the decision in ``environ["trackpref.decision"]`` (and the
-preference in ``environ["trackpref.preference"]``).
+The app finds the decision in ``environ["trackpref.decision"]``; the resolved
+preference is its ``.preference``, as under ASGI.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
@@ -21,7 +22,7 @@ from ..signals.site_policy import SitePolicy
 from .consent import CONSENT_COOKIE, ConsentStore
 from .honoring import DEFAULT_PREFIX, DEFAULT_REFERRER_POLICY, Honoring, PlainResponse
 
-__all__ = ["ENVIRON_DECISION", "ENVIRON_PREFERENCE", "WSGIPreferenceMiddleware"]
+__all__ = ["ENVIRON_DECISION", "WSGIPreferenceMiddleware"]
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 StartResponse = Callable[..., Callable[[bytes], object]]
@@ -30,13 +31,14 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 logger = logging.getLogger("trackpref")
 
 ENVIRON_DECISION = "trackpref.decision"
-ENVIRON_PREFERENCE = "trackpref.preference"
 _MARK = CONSENT_COOKIE + "="
 _MAX_API_BODY = 16 * 1024
 
 
 class WSGIPreferenceMiddleware:
     """Read DNT / Sec-GPC, decide, declare, enforce; see ``docs/middleware.md``."""
+
+    __slots__ = ("_outcomes", "_owned", "app", "honoring")
 
     def __init__(
         self,
@@ -69,7 +71,7 @@ class WSGIPreferenceMiddleware:
         fetch_site = get("HTTP_SEC_FETCH_SITE")
         fetch_dest = get("HTTP_SEC_FETCH_DEST")
         cookie = get("HTTP_COOKIE")
-        consent_id = _cookie(cookie) if cookie and _MARK in cookie else None
+        consent_id = None if cookie is None or _MARK not in cookie else _cookie(cookie)
         if consent_id is None:
             # One dict lookup for nearly every request (see Honoring.cached_outcome).
             outcome = self._outcomes.get(
@@ -80,14 +82,13 @@ class WSGIPreferenceMiddleware:
                 None if dnt is None else (dnt,),
                 None if gpc is None else (gpc,),
                 consent_id=consent_id,
-                host=environ.get("HTTP_HOST", ""),
-                referer=environ.get("HTTP_REFERER"),
-                origin=environ.get("HTTP_ORIGIN"),
+                host=get("HTTP_HOST", ""),
+                referer=get("HTTP_REFERER"),
+                origin=get("HTTP_ORIGIN"),
                 sec_fetch_site=fetch_site,
                 sec_fetch_dest=fetch_dest,
             )
-        decision = environ[ENVIRON_DECISION] = outcome.decision
-        environ[ENVIRON_PREFERENCE] = decision.preference
+        environ["trackpref.decision"] = outcome.decision  # ENVIRON_DECISION, no global lookup
 
         path: str = get("PATH_INFO") or "/"
         if path.startswith(self._owned):
@@ -125,11 +126,13 @@ class WSGIPreferenceMiddleware:
         try:
             return self.app(environ, wrapped_start_response)
         except Exception:
-            if started:
-                raise
-            # TPE §6.3: Tk on every response, the error one included.
+            # TPE §6.3: Tk on every response, the error one included. If the app
+            # called start_response before failing, exc_info is PEP 3333's way
+            # to replace headers not sent yet; were they sent, the server
+            # re-raises and ends the response itself.
             logger.exception("unhandled error in the app behind WSGIPreferenceMiddleware")
-            return _plain(start_response, honoring.server_error(outcome), environ)
+            error = honoring.server_error(outcome)
+            return _plain(start_response, error, environ, sys.exc_info() if started else None)
 
     def _own(
         self, path: str, environ: dict[str, Any], outcome: Any, consent_id: str | None
@@ -167,12 +170,17 @@ def _cookie(header: str) -> str | None:
 
 
 def _plain(
-    start_response: StartResponse, response: PlainResponse, environ: dict[str, Any]
+    start_response: StartResponse,
+    response: PlainResponse,
+    environ: dict[str, Any],
+    exc_info: ExcInfo | tuple[None, None, None] | None = None,
 ) -> list[bytes]:
-    start_response(
-        f"{response.status} {response.reason}",
-        [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers],
-    )
+    status = f"{response.status} {response.reason}"
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers]
+    if exc_info is None:
+        start_response(status, headers)
+    else:
+        start_response(status, headers, exc_info)
     # HEAD gets the headers (Content-Length included) and no body.
     return [] if environ.get("REQUEST_METHOD") == "HEAD" else [response.body]
 
