@@ -1,93 +1,67 @@
-"""Geometry for the report's inline SVG bar charts.
+"""The report's charts: third parties and identifiers per signal state.
 
-The HTML report must work offline and from a file, so charts are plain SVG
-drawn from numbers computed here; the template only places rectangles and
-labels (and escapes every label). No chart library, no script.
+One chart per site and one over all sites, drawn by the shared
+:mod:`trackpref.render.charts` (inline SVG, no script, every label escaped:
+the site's URL and the state names end up in the picture's text).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["Bar", "Chart", "grouped_bars", "nice_max"]
+from markupsafe import Markup
 
+from ..render.charts import columns
 
-@dataclass(frozen=True, slots=True)
-class Bar:
-    x: float
-    y: float
-    width: float
-    height: float
-    value: int
-    series: int
-    label: str
+__all__ = ["OVERVIEW_SERIES", "SITE_SERIES", "overview_chart", "site_chart"]
 
-
-@dataclass(frozen=True, slots=True)
-class Chart:
-    width: int
-    height: int
-    plot_top: float
-    plot_bottom: float
-    plot_left: float
-    bars: tuple[Bar, ...]
-    #: (x of the group's centre, label)
-    groups: tuple[tuple[float, str], ...]
-    series: tuple[str, ...]
-    #: (y, label) for horizontal grid lines.
-    ticks: tuple[tuple[float, str], ...]
+SITE_SERIES = ("third-party requests", "third-party sites", "identifiers", "identifier cookies")
+OVERVIEW_SERIES = ("third-party requests", "identifiers", "sites sending identifiers")
+_SUMMARY_KEYS = (
+    "third_party_requests",
+    "third_party_sites",
+    "third_party_identifiers",
+    "third_party_identifier_cookies",
+)
 
 
-def nice_max(value: int) -> int:
-    """The axis top: the smallest 1, 2 or 5 times a power of ten at or above ``value``."""
-    if value <= 0:
-        return 1
-    scale = 1
-    while True:
-        for step in (1, 2, 5):
-            if step * scale >= value:
-                return step * scale
-        scale *= 10
+def _summary(site: Mapping[str, Any], state: str) -> Mapping[str, Any]:
+    summary: Mapping[str, Any] = (site.get("states") or {}).get(state, {}).get("summary", {})
+    return summary
 
 
-def grouped_bars(
-    groups: Sequence[str],
-    series: Sequence[str],
-    values: Sequence[Sequence[int]],
-    *,
-    width: int = 560,
-    height: int = 220,
-) -> Chart:
-    """Bars for ``values[group][series]``, groups side by side."""
-    if len(values) != len(groups) or any(len(v) != len(series) for v in values):
-        raise ValueError("values must be groups x series")
-    left, right, top, bottom = 36.0, 8.0, 10.0, height - 40.0
-    top_value = nice_max(max((max(v, default=0) for v in values), default=0))
-    plot_w = width - left - right
-    group_w = plot_w / max(len(groups), 1)
-    bar_w = group_w * 0.8 / max(len(series), 1)
-    bars: list[Bar] = []
-    centres: list[tuple[float, str]] = []
-    for g, (name, row) in enumerate(zip(groups, values, strict=True)):
-        start = left + g * group_w + group_w * 0.1
-        centres.append((start + group_w * 0.4, name))
-        for s, value in enumerate(row):
-            h = (bottom - top) * value / top_value
-            bars.append(
-                Bar(
-                    x=round(start + s * bar_w, 2),
-                    y=round(bottom - h, 2),
-                    width=round(bar_w * 0.92, 2),
-                    height=round(h, 2),
-                    value=value,
-                    series=s,
-                    label=f"{name}: {series[s]} {value}",
-                )
-            )
-    ticks = tuple(
-        (round(bottom - (bottom - top) * i / 4, 2), f"{top_value * i / 4:g}") for i in range(5)
+def site_chart(site: Mapping[str, Any]) -> Markup | None:
+    """The four counts per state for one site; None when no state was recorded."""
+    states = list(site.get("states") or {})
+    if not states:
+        return None
+    values = [[int(_summary(site, name).get(k, 0)) for k in _SUMMARY_KEYS] for name in states]
+    return columns(
+        states,
+        SITE_SERIES,
+        values,
+        title="third-party requests, sites, identifiers and identifier cookies per state for "
+        f"{site.get('url', '')}",
     )
-    return Chart(
-        width, height, top, bottom, left, tuple(bars), tuple(centres), tuple(series), ticks
+
+
+def overview_chart(document: Mapping[str, Any]) -> Markup | None:
+    """Requests, identifiers and sites sending identifiers per state, summed over all sites."""
+    states = list(document.get("states") or [])
+    sites = document.get("sites") or []
+    if not states or not sites:
+        return None
+    values = []
+    for state in states:
+        summaries = [_summary(site, state) for site in sites]
+        requests = sum(int(s.get("third_party_requests", 0)) for s in summaries)
+        identifiers = [int(s.get("third_party_identifiers", 0)) for s in summaries]
+        values.append([requests, sum(identifiers), sum(1 for n in identifiers if n > 0)])
+    return columns(
+        states,
+        OVERVIEW_SERIES,
+        values,
+        title="third-party requests and identifiers per state, all sites",
+        width=640,
     )

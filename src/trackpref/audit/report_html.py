@@ -14,12 +14,11 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from .charts import Chart, grouped_bars
+from .charts import overview_chart, site_chart
 from .report import write_atomically
 
 __all__ = ["render_html", "write_html"]
 
-SERIES = ("third-party requests", "third-party sites", "identifiers", "identifier cookies")
 VERDICTS = (
     ("gpc_honored", "GPC honored"),
     ("dnt_honored", "DNT honored"),
@@ -33,42 +32,6 @@ _ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-
-
-def _site_chart(site: Mapping[str, Any]) -> Chart | None:
-    states = site.get("states") or {}
-    if not states:
-        return None
-    names = list(states)
-    values = []
-    for name in names:
-        s = states[name].get("summary", {})
-        values.append(
-            [
-                int(s.get("third_party_requests", 0)),
-                int(s.get("third_party_sites", 0)),
-                int(s.get("third_party_identifiers", 0)),
-                int(s.get("third_party_identifier_cookies", 0)),
-            ]
-        )
-    return grouped_bars(names, SERIES, values)
-
-
-def _overview_chart(document: Mapping[str, Any]) -> Chart | None:
-    states = list(document.get("states") or [])
-    if not states or not document.get("sites"):
-        return None
-    values = []
-    for state in states:
-        requests = identifiers = sites_with = 0
-        for site in document["sites"]:
-            s = (site.get("states") or {}).get(state, {}).get("summary", {})
-            requests += int(s.get("third_party_requests", 0))
-            identifiers += int(s.get("third_party_identifiers", 0))
-            sites_with += int(s.get("third_party_identifiers", 0) > 0)
-        values.append([requests, identifiers, sites_with])
-    series = ("third-party requests", "identifiers", "sites sending identifiers")
-    return grouped_bars(states, series, values, width=640)
 
 
 def _label(value: object, name: str) -> tuple[str, str]:
@@ -97,7 +60,7 @@ def render_html(document: Mapping[str, Any]) -> str:
                 "data": site,
                 "badges": badges,
                 "compliant": _label(compliant, "compliant"),
-                "chart": _site_chart(site),
+                "chart": site_chart(site),
             }
         )
     return template.render(
@@ -105,7 +68,7 @@ def render_html(document: Mapping[str, Any]) -> str:
         sites=sites,
         counts=counts,
         verdict_names=VERDICTS,
-        overview=_overview_chart(document),
+        overview=overview_chart(document),
         tds_used=any("tds" in (t.get("source") or "") for t in document.get("trackers", [])),
     )
 

@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from ..signals.errors import SignalError
 from .auth import Session
-from .charts import SIGNAL_COLORS, SIGNAL_LABELS, stacked, time_bars, top_bars
+from .charts import SIGNAL_COLORS, SIGNAL_LABELS, dashboard_charts
 from .events import check_site
 from .forms import FormError, read_form
 from .metrics import CONTENT_TYPE
@@ -144,7 +144,7 @@ class Dashboard:
         if site is None:
             site = sites[0] if sites else None
         stats = await self._stats(site, days) if site else None
-        charts = _charts(stats) if stats else None
+        charts = dashboard_charts(stats) if stats else None
         csrf = self.auth.admin_csrf(who) if isinstance(who, Session) else None
         html = render(
             "dashboard.html",
@@ -184,21 +184,3 @@ def _safe_next(value: str | None) -> str:
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value[:500]
     return "/dashboard"
-
-
-def _charts(stats: dict[str, Any]) -> dict[str, Any]:
-    sig = stats["signals"]
-    platforms = [(device, data["counts"]) for device, data in sorted(sig["by_platform"].items())]
-    overall = [("all platforms", sig["counts"])]
-    return {
-        "pageviews": time_bars([(d["day"], d["pageviews"]) for d in stats["pageviews"]["by_day"]]),
-        "signals": stacked(overall + platforms),
-        "referrers": top_bars(stats["referrers"]),
-        "paths": top_bars(stats["paths"]),
-        "devices": top_bars(stats["devices"]),
-        "os": top_bars(stats["os"]),
-        "regions": top_bars(stats["regions"]),
-        "events": top_bars(stats["events"]),
-        "campaigns": top_bars([(c["campaign"], c["opens"]) for c in stats["campaigns"]]),
-        "kept": top_bars(list(stats["kept"].items())),
-    }
