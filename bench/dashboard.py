@@ -270,7 +270,7 @@ def main() -> None:
     since = time.time() - 30 * 86400
 
     def naive() -> None:
-        store._query(
+        store.query(
             "SELECT json_extract(fields, '$.device'), COUNT(*) FROM events "
             "WHERE site = ? AND dataset = 'pageviews' AND ts >= ? GROUP BY 1",
             (SITE, since),

@@ -25,6 +25,8 @@ def make_app(tmp_path: Path) -> Callable[..., Starlette]:
             admin_token=ADMIN,
             run_jobs=False,
             outbox=str(tmp_path / "outbox"),
+            # Process-wide; the one test of it restores the collector itself.
+            tune_gc=False,
         ).replace(**changes)
         return create_app(config=config)
 

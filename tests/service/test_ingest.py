@@ -145,3 +145,37 @@ def test_bad_limits_are_refused() -> None:
         GroupCommitter(Recorder(), max_events=0)
     with pytest.raises(ValueError, match="linger"):
         GroupCommitter(Recorder(), max_delay=0.01, linger=0.1)
+
+
+def test_each_thread_and_each_new_loop_gets_its_own_futures() -> None:
+    """submit remembers each thread's running loop; a new loop replaces a finished one."""
+    rec = Recorder()
+    w = GroupCommitter(rec, max_events=10)
+
+    async def one() -> asyncio.AbstractEventLoop:
+        fut = w.submit(prepared())
+        assert fut.get_loop() is asyncio.get_running_loop()
+        await asyncio.wait_for(fut, 5)
+        return asyncio.get_running_loop()
+
+    first = asyncio.run(one())
+    second = asyncio.run(one())  # same thread, a new loop after the first closed
+    assert first is not second
+    seen: list[object] = []
+    errors: list[BaseException] = []
+
+    def in_thread() -> None:
+        try:
+            seen.append(asyncio.run(one()))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=in_thread) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not errors
+    assert len({id(loop) for loop in seen}) == 3
+    w.stop()
+    assert sum(len(b) for b in rec.batches) == 5

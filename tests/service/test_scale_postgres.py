@@ -130,7 +130,10 @@ def test_two_instances_ingest_into_one_postgres(postgres_dsn: str, tmp_path: Pat
         assert set(all_acked) <= set(stored)
         assert len(stored) == len(set(stored))
         row = conn.execute(
-            "SELECT SUM(n) FROM service_tallies WHERE site = %s AND metric = 'pageviews'", (SITE,)
+            "SELECT SUM(n) FROM (SELECT site, metric, n FROM service_tallies UNION ALL "
+            "SELECT site, metric, n FROM service_tally_log) AS t "
+            "WHERE site = %s AND metric = 'pageviews'",
+            (SITE,),
         ).fetchone()
         assert row is not None
         assert row[0] == len(stored)

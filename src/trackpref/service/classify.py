@@ -95,6 +95,7 @@ def region_of(accept_language: str | None) -> str:
 
 
 @lru_cache(maxsize=8192)
+@lru_cache(maxsize=8192)
 def referrer_domain(referrer_host: str | None, page_host: str | None) -> str:
     """The registrable domain of the referrer; ``(direct)`` or ``(internal)``."""
     if not referrer_host:

@@ -136,9 +136,8 @@ class _Base:
             raise  # the client went away; the writer skips a cancelled future
         except Exception:  # the batch's commit failed: nothing of it was stored
             return 503
-        for (_, _, metric, kept), n in prepared.tallies.items():
-            if metric == "kept":
-                self._kept[kept].inc(n)
+        for kept, n in prepared.kept.items():
+            self._kept[kept].inc(n)
         return 202
 
 

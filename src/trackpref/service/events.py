@@ -308,7 +308,9 @@ def parse_events(body: bytes, *, max_events: int) -> list[IncomingEvent]:
     if not body.strip():
         raise _fail("body", "empty; send one event object or an array of them")
     try:
-        data = json.loads(body)
+        # JSON is UTF-8 (RFC 8259 §8.1); decoding first spares json.loads
+        # guessing the encoding of every body.
+        data = json.loads(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise _fail("body", f"not JSON ({str(exc)[:80]})") from None
     if isinstance(data, list):

@@ -51,6 +51,8 @@ class Prepared:
     rows: list[Row]
     tallies: dict[Tally, int]
     events: int
+    #: Events by what was kept ("raw", "with-id", "counted-only"), for the metrics.
+    kept: dict[str, int] = field(default_factory=dict)
     enqueued: float = 0.0
     future: asyncio.Future[None] | None = None
     loop: asyncio.AbstractEventLoop | None = None
@@ -105,6 +107,10 @@ class GroupCommitter:
         self._stopping = False
         self._idle = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._running = False
+        #: The running loop of each thread that submits, so that submit need not
+        #: ask asyncio (which costs a getpid() system call every time).
+        self._loops: dict[int, asyncio.AbstractEventLoop] = {}
         self.stats = WriterStats()
 
     # -- the event loop's side ------------------------------------------------
@@ -116,12 +122,20 @@ class GroupCommitter:
         with self._cond:
             if not self._thread.is_alive() and not self._stopping:
                 self._thread.start()
+                self._running = True
 
     def submit(self, prepared: Prepared) -> asyncio.Future[None]:
         """Queue one request's rows; the future resolves once they are committed."""
-        if not self._thread.is_alive():
+        if not self._running:
             self.start()  # an app used without its lifespan (a bare test client)
-        loop = asyncio.get_running_loop()
+        tid = threading.get_ident()
+        loop = self._loops.get(tid)
+        # A thread runs one loop at a time, so a cached loop that is still
+        # running is this thread's current one.
+        if loop is None or not loop.is_running():
+            if len(self._loops) > 64:
+                self._loops.clear()  # threads come and go (test clients); forget old loops
+            loop = self._loops[tid] = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         prepared.future = fut
         prepared.loop = loop

@@ -187,6 +187,12 @@ class PostgresStore(SQLStore):
             self._check_open()
             return self._pgs.conn.execute(_pg(sql), params).fetchall()
 
+    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._pgs.lock:
+            self._check_open()
+            with self._pgs.conn.cursor() as cur:
+                cur.executemany(_pg(sql), rows)
+
     def _insert_id(self, sql: str, params: Sequence[Any]) -> int:
         with self._pgs.lock:
             self._check_open()

@@ -109,9 +109,31 @@ class SQLStore(Store):
     @abc.abstractmethod
     def _rollback(self) -> None: ...
 
+    @abc.abstractmethod
+    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
     # -- transactions --------------------------------------------------------
     def transaction(self) -> AbstractContextManager[None]:
         return _Transaction(self)
+
+    # -- tables of an extension ------------------------------------------------
+    # An application that keeps tables of its own beside the ledger's (the
+    # collection service's tallies, secrets, job runs) needs them written in the
+    # ledger's transactions, so that its rows and the ledger's commit together.
+    # ``?`` placeholders on both backends; inside ``transaction()`` the
+    # statements join it.
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; the number of rows it changed."""
+        return self._execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement once per row, in one round trip where the driver can."""
+        if rows:
+            self._executemany(sql, rows)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one query; all its rows."""
+        return self._query(sql, params)
 
     def _check_open(self) -> None:
         if self._shared.closed:

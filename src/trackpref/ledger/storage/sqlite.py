@@ -183,6 +183,11 @@ class SQLiteStore(SQLStore):
             self._check_open()
             return self._sq.conn.execute(sql, params).fetchall()
 
+    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._sq.lock:
+            self._check_open()
+            self._sq.conn.executemany(sql, rows)
+
     def _insert_id(self, sql: str, params: Sequence[Any]) -> int:
         with self._sq.lock:
             self._check_open()

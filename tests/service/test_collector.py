@@ -1,0 +1,142 @@
+"""The collector's two ways to prepare a request agree, event for event."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trackpref.service import collector as collector_module
+from trackpref.service.collector import Collector
+from trackpref.service.config import ServiceConfig
+from trackpref.service.events import CollectError, parse_events
+from trackpref.service.ingest import Prepared
+from trackpref.service.runtime import Service
+from trackpref.signals.preference import resolve_headers
+
+event = st.fixed_dictionaries(
+    {
+        "site": st.sampled_from(["a.example", "b.example"]),
+        "type": st.sampled_from(["pageview", "pageview", "signup"]),
+        "url": st.sampled_from(["/", "/x", "https://a.example/y?q=1", "/z#f"]),
+    },
+    optional={
+        "referrer": st.sampled_from(
+            ["https://search.example/", "https://a.example/", "", "https://www.b.example/p"]
+        ),
+        "id": st.sampled_from(["v-1234567890abcdef", "v-abcdefghijklmnop"]),
+        "dnt": st.sampled_from(["0", "1", "unspecified"]),
+        "gpc": st.booleans(),
+        "props": st.sampled_from([{"plan": "pro"}, {"n": 3}]),
+    },
+)
+headers = st.sampled_from([(None, None), ("1", None), ("0", None), (None, "1"), ("0", "1")])
+
+
+@pytest.fixture(scope="module")
+def collector() -> Iterator[Collector]:
+    with tempfile.TemporaryDirectory() as tmp:
+        svc = Service(
+            ServiceConfig(db=str(Path(tmp) / "c.db"), admin_token="x" * 24, run_jobs=False)
+        )
+        try:
+            yield svc.collector
+        finally:
+            svc.close()
+
+
+def _comparable(p: Prepared) -> tuple[Any, ...]:
+    # The time is the only thing allowed to differ (one per batch vs one per event).
+    rows = [(site, ds, enc[1:4], enc[4].explanation) for site, ds, enc in p.rows]
+    return rows, p.tallies, p.events, p.kept
+
+
+def _all_ways(
+    collector: Collector, body: bytes, header: tuple[str | None, str | None], cap: int
+) -> list[Any]:
+    pref = resolve_headers(header[0], header[1])
+    events = parse_events(body, max_events=500)
+    kwargs: dict[str, Any] = {
+        "user_agent": "Mozilla/5.0 (iPhone) Mobile Safari",
+        "accept_language": "fr-CA,fr;q=0.8",
+        "ip": "192.0.2.1",
+        "array": body.startswith(b"["),
+    }
+    out = []
+    ways = [collector._prepare_columns, _one_by_one(collector)]
+    if len(events) == 1:
+        ways.append(lambda evs, *a, **k: collector._prepare_one(evs[0], *a, **k))
+    for way in ways:
+        collector._seen.clear()
+        collector.cardinality = cap
+        try:
+            out.append(_comparable(way(events, pref, **kwargs)))
+        except CollectError as exc:
+            out.append(("error", exc.status, exc.field))
+    return out
+
+
+def _one_by_one(collector: Collector) -> Any:
+    def run(*args: Any, **kwargs: Any) -> Prepared:
+        saved = collector_module.COLUMNS_FROM
+        collector_module.COLUMNS_FROM = 10**9
+        try:
+            return collector.prepare_events(*args, **kwargs)
+        finally:
+            collector_module.COLUMNS_FROM = saved
+
+    return run
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    events=st.lists(event, min_size=1, max_size=60), header=headers, cap=st.sampled_from([2, 500])
+)
+def test_columns_and_one_by_one_agree(
+    collector: Collector,
+    events: list[dict[str, Any]],
+    header: tuple[str | None, str | None],
+    cap: int,
+) -> None:
+    answers = _all_ways(collector, json.dumps(events).encode(), header, cap)
+    assert all(a == answers[0] for a in answers[1:])
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(one=event, header=headers, cap=st.sampled_from([1, 500]))
+def test_the_one_event_way_agrees(
+    collector: Collector,
+    one: dict[str, Any],
+    header: tuple[str | None, str | None],
+    cap: int,
+) -> None:
+    answers = _all_ways(collector, json.dumps(one).encode(), header, cap)
+    assert len(answers) == 3
+    assert all(a == answers[0] for a in answers[1:])
+
+
+def test_a_refused_event_is_named_by_its_position(collector: Collector) -> None:
+    events = [{"site": "a.example", "type": "pageview", "url": "/"}] * 20
+    body = json.dumps(events).encode()
+    parsed = parse_events(body, max_events=500)
+    bad = [parsed[0]] * 7 + [parsed[0]._replace(path="/" + "x" * 5000)] + [parsed[0]] * 12
+    with pytest.raises(CollectError) as caught:
+        collector.prepare_events(
+            bad,
+            resolve_headers("0", None),
+            user_agent="",
+            accept_language=None,
+            ip="192.0.2.1",
+            array=True,
+        )
+    assert caught.value.field == "events[7].url"
