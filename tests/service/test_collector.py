@@ -36,6 +36,18 @@ event = st.fixed_dictionaries(
         "props": st.sampled_from([{"plan": "pro"}, {"n": 3}]),
     },
 )
+#: What most batches are: the page's script adds nothing to the headers.
+plain_event = st.fixed_dictionaries(
+    {
+        "site": st.sampled_from(["a.example", "b.example"]),
+        "type": st.sampled_from(["pageview", "pageview", "signup"]),
+        "url": st.sampled_from(["/", "/x", "https://a.example/y?q=1", "/z#f"]),
+    },
+    optional={
+        "referrer": st.sampled_from(["https://search.example/", "https://a.example/", ""]),
+        "id": st.sampled_from(["v-1234567890abcdef", "v-abcdefghijklmnop"]),
+    },
+)
 headers = st.sampled_from([(None, None), ("1", None), ("0", None), (None, "1"), ("0", "1")])
 
 
@@ -101,6 +113,24 @@ def _one_by_one(collector: Collector) -> Any:
     events=st.lists(event, min_size=1, max_size=60), header=headers, cap=st.sampled_from([2, 500])
 )
 def test_columns_and_one_by_one_agree(
+    collector: Collector,
+    events: list[dict[str, Any]],
+    header: tuple[str | None, str | None],
+    cap: int,
+) -> None:
+    answers = _all_ways(collector, json.dumps(events).encode(), header, cap)
+    assert all(a == answers[0] for a in answers[1:])
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    events=st.lists(plain_event, min_size=16, max_size=60),
+    header=headers,
+    cap=st.sampled_from([2, 500]),
+)
+def test_plain_batches_agree(
     collector: Collector,
     events: list[dict[str, Any]],
     header: tuple[str | None, str | None],

@@ -158,3 +158,74 @@ def test_accepted_events_satisfy_the_schema(event: dict[str, object]) -> None:
     assert ev.type
     assert ev.path.startswith("/")
     assert ev.visitor_id is None or 16 <= len(ev.visitor_id) <= 64
+
+
+_value = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 2),
+    st.sampled_from(["", "0", "1", "pageview", "signup", "Bad Type", "x" * 300]),
+    st.sampled_from(["news.example", "NEWS.example.", "xn--bcher-kva.example", "-bad-.example"]),
+    st.sampled_from(["/", "/a?q=1#f", "https://news.example/p", "ftp://x.example/", "//evil"]),
+    st.sampled_from(["https://search.example/?q=secret", "not a url", "http://[::1", "/x"]),
+    st.sampled_from(["v-1234567890abcdef", "short", "v-" + "a" * 70]),
+    st.just({"plan": "pro"}),
+    st.just([1, 2]),
+)
+_plain = st.fixed_dictionaries(
+    {
+        "site": st.sampled_from(["news.example", "News.Example", "b.example"]),
+        "type": st.sampled_from(["pageview", "pageview", "signup"]),
+        "url": st.sampled_from(["/", "/a?q=1#f", "https://news.example/p", "https://b.example"]),
+    },
+    optional={
+        "referrer": st.sampled_from([None, "", "https://search.example/?q=1", "https://x.example"]),
+        "id": st.sampled_from([None, "v-1234567890abcdef"]),
+        "dnt": st.sampled_from([None, "0", "1", "unspecified"]),
+        "gpc": st.sampled_from([None, True, False]),
+    },
+)
+_mutation = st.tuples(
+    st.integers(0, 39),
+    st.sampled_from(["site", "type", "url", "referrer", "id", "dnt", "gpc", "props", "other"]),
+    _value,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    events=st.lists(_plain, min_size=16, max_size=40),
+    mutations=st.lists(_mutation, max_size=2),
+)
+def test_arrays_checked_by_columns_or_one_by_one_agree(
+    events: list[dict[str, object]], mutations: list[tuple[int, str, object]]
+) -> None:
+    """The column check may only say "all valid, here they are" or "look closer"."""
+    from trackpref.service.events import _columns, _event, _event_fast
+
+    for i, key, value in mutations:
+        events[i % len(events)] = {**events[i % len(events)], key: value}
+    try:
+        each: object = [_event_fast(e) or _event(e, f"events[{i}]") for i, e in enumerate(events)]
+    except CollectError:
+        each = None
+    whole = _columns(json.loads(json.dumps(events)))
+    if whole is not None:
+        assert whole == each
+        assert all(type(e) is IncomingEvent for e in whole)
+    elif not mutations:
+        raise AssertionError("a batch of plain, valid events must pass the column check")
+    body = json.dumps(events).encode()
+    if each is None:
+        with pytest.raises(CollectError):
+            parse_events(body, max_events=500)
+    else:
+        assert parse_events(body, max_events=500) == each
+
+
+def test_a_plain_batch_takes_the_column_check() -> None:
+    from trackpref.service.events import _columns
+
+    events = [{"site": "news.example", "type": "pageview", "url": f"/p{i}"} for i in range(20)]
+    assert _columns(events) is not None
+    assert _columns([*events, {**events[0], "props": {"a": 1}}]) is None

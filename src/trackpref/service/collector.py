@@ -29,6 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import repeat
 
 from ..ledger import Ledger
 from ..ledger.gate import Gate, GateError
@@ -496,44 +497,88 @@ class Collector:
         sites: list[str] = []
         signals: list[str] = []
         refs: list[str] = []
-        add_event = batch.append
-        add_site = sites.append
-        add_signal = signals.append
-        add_ref = refs.append
-        for i, (site, kind, path, host, ref_host, props, vid, dnt, gpc) in enumerate(events):
-            if check_sites or site not in known:
-                site = self.admit_site(site, f"events[{i}].site" if array else "site")
-            if dnt is None and not gpc:
-                p, state, signal = pref, plain_state, plain_signal
-            else:
-                p = self.tighten(pref, dnt, gpc)
-                state = p.state
-                said = "1" if "1" in (header_dnt, dnt) else header_dnt or dnt
-                signal = signal_class(said, header_gpc or gpc)
-            if state is not _ALLOW:
-                vid = None
-            if state is _DNT:
-                vh = None
-            elif site in hashes:
-                vh = hashes[site]
-            else:
-                vh = hashes[site] = self._visitor_hash(site, ip, user_agent, day)
-            ref = referrer_domain(ref_host, host)
-            fields: dict[str, object] = {
-                "type": kind,
-                "path": path,
-                "referrer_domain": ref,
-                "device": device,
-                "region": region,
+        columns = list(zip(*events, strict=True))
+        site_c, kind_c, path_c, host_c, refhost_c, props_c, vid_c, dnt_c, gpc_c = columns
+        if set(dnt_c) == {None} and not any(gpc_c) and set(props_c) == {None}:
+            # The common batch: the page's script said nothing the headers did
+            # not, and no custom properties. Everything is decided once.
+            for site in dict.fromkeys(site_c):  # first-seen order, as the loop
+                if check_sites or site not in known:
+                    where = f"events[{site_c.index(site)}].site" if array else "site"
+                    self.admit_site(site, where)
+            sites = list(site_c)
+            signals = [plain_signal] * len(events)
+            refs = list(map(referrer_domain, refhost_c, host_c))
+            vh_of = {
+                site: None if plain_state is _DNT else self._visitor_hash(site, ip, user_agent, day)
+                for site in dict.fromkeys(site_c)
             }
-            if props is not None:
-                fields["props"] = props
-            if vid is not None:
-                fields["visitor_id"] = vid
-            add_event(("pageviews", fields, p, vid, vh, None, None))
-            add_site(site)
-            add_signal(signal)
-            add_ref(ref)
+            rows_in = [
+                {
+                    "type": kind,
+                    "path": path,
+                    "referrer_domain": ref,
+                    "device": device,
+                    "region": region,
+                }
+                for kind, path, ref in zip(kind_c, path_c, refs, strict=True)
+            ]
+            vids: Iterable[str | None] = repeat(None)
+            if plain_state is _ALLOW and set(vid_c) != {None}:
+                vids = vid_c
+                for row_fields, vid in zip(rows_in, vid_c, strict=True):
+                    if vid is not None:
+                        row_fields["visitor_id"] = vid
+            batch = list(
+                zip(
+                    repeat("pageviews"),
+                    rows_in,
+                    repeat(pref),
+                    vids,
+                    map(vh_of.__getitem__, site_c),
+                    repeat(None),
+                    repeat(None),
+                )
+            )
+        else:
+            add_event = batch.append
+            add_site = sites.append
+            add_signal = signals.append
+            add_ref = refs.append
+            for i, (site, kind, path, host, ref_host, props, vid, dnt, gpc) in enumerate(events):
+                if check_sites or site not in known:
+                    site = self.admit_site(site, f"events[{i}].site" if array else "site")
+                if dnt is None and not gpc:
+                    p, state, signal = pref, plain_state, plain_signal
+                else:
+                    p = self.tighten(pref, dnt, gpc)
+                    state = p.state
+                    said = "1" if "1" in (header_dnt, dnt) else header_dnt or dnt
+                    signal = signal_class(said, header_gpc or gpc)
+                if state is not _ALLOW:
+                    vid = None
+                if state is _DNT:
+                    vh = None
+                elif site in hashes:
+                    vh = hashes[site]
+                else:
+                    vh = hashes[site] = self._visitor_hash(site, ip, user_agent, day)
+                ref = referrer_domain(ref_host, host)
+                fields: dict[str, object] = {
+                    "type": kind,
+                    "path": path,
+                    "referrer_domain": ref,
+                    "device": device,
+                    "region": region,
+                }
+                if props is not None:
+                    fields["props"] = props
+                if vid is not None:
+                    fields["visitor_id"] = vid
+                add_event(("pageviews", fields, p, vid, vh, None, None))
+                add_site(site)
+                add_signal(signal)
+                add_ref(ref)
         gated = self.gate.check_json_many(batch)
         if gated.refused:
             i, exc = gated.refused[0]
