@@ -147,6 +147,12 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(5)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(url: str, seconds: int, script: Path | None = None) -> tuple[float, int, int, str]:
     """(requests/s, requests, non-2xx answers, p99 latency)."""
     cmd = ["taskset", "-c", "1", "wrk", "-t1", "-c64", f"-d{seconds}s", "--latency"]
@@ -180,6 +186,9 @@ def main() -> None:
     seconds, rounds = (3, 1) if args.quick else (args.seconds, args.rounds)
     names = ("hello", "single", "batched")
     runs: dict[str, list[tuple[float, int, int, str]]] = {n: [] for n in names}
+    #: The server's CPU time per request (µs): what a request costs, whatever
+    #: else the machine is doing (req/s also depends on the load generator).
+    cpu: dict[str, list[float]] = {n: [] for n in names}
     with tempfile.TemporaryDirectory(prefix="bench-collect-") as tmp:
         work = Path(tmp)
         procs: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
@@ -202,7 +211,10 @@ def main() -> None:
             # Interleaved rounds: a change in the machine's load hits all three alike.
             for _ in range(rounds):
                 for n in names:
+                    before = cpu_seconds(procs[n][0].pid)
                     runs[n].append(wrk(urls[n], seconds, scripts[n]))
+                    used = cpu_seconds(procs[n][0].pid) - before
+                    cpu[n].append(used / max(runs[n][-1][1], 1) * 1e6)
         finally:
             for proc, _ in procs.values():
                 stop(proc)
@@ -212,6 +224,7 @@ def main() -> None:
         return statistics.median(r[0] for r in runs[name])
 
     hello, single, batched = med("hello"), med("single"), med("batched")
+    c_hello, c_single, c_batched = (statistics.median(cpu[n]) for n in names)
     bad = {n: sum(r[2] for r in runs[n]) for n in names}
     print(
         f"\ncollect benchmark: {rounds} round(s) of {seconds} s, medians; server on core 0, "
@@ -230,6 +243,11 @@ def main() -> None:
     print(
         f"  non-2xx answers: single {bad['single']}, batched {bad['batched']}; events in the "
         f"databases afterwards: single {stored['single']:,}, batched {stored['batched']:,}"
+    )
+    print(
+        f"  server CPU per request: hello {c_hello:.1f} µs, single {c_single:.1f} µs "
+        f"(hello/single {c_hello / c_single:.2f}), batched {c_batched / args.batch:.2f} µs "
+        f"per event (= {args.batch / c_batched * 1e6:,.0f} events/s per busy core)"
     )
     print(
         "  per round (req/s): "

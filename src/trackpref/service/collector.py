@@ -596,8 +596,15 @@ class Collector:
         pageview = [ev.type == "pageview" for ev in events]
         tallies: dict[Tally, int] = {}
         capped = self._capped
-        if all(pageview):
-            paths = Counter(zip(sites, [ev.path for ev in events], strict=True))
+        one_site = len(set(sites)) == 1
+        if all(pageview) and one_site:
+            # The common batch: one site's page views. Counting bare strings
+            # spares building and hashing a tuple per event.
+            site = sites[0]
+            paths = Counter({(site, v): n for v, n in Counter(path_c).items()})
+            from_refs = Counter({(site, v): n for v, n in Counter(refs).items()})
+        elif all(pageview):
+            paths = Counter(zip(sites, path_c, strict=True))
             from_refs = Counter(zip(sites, refs, strict=True))
         else:
             viewed = [s for s, pv in zip(sites, pageview, strict=True) if pv]
@@ -619,7 +626,12 @@ class Collector:
                 t = (site, day, metric, capped(site, day, metric, value))
                 tallies[t] = tallies.get(t, 0) + n
         kept_counts: dict[str, int] = {}
-        groups = Counter(zip(sites, signals, kept, pageview, strict=True))
+        if one_site and len(set(signals)) == 1:
+            site, signal = sites[0], signals[0]
+            by_kept = Counter(zip(kept, pageview, strict=True))
+            groups = Counter({(site, signal, k, v): n for (k, v), n in by_kept.items()})
+        else:
+            groups = Counter(zip(sites, signals, kept, pageview, strict=True))
         for (site, signal, kept_as, is_pv), n in groups.items():
             kept_counts[kept_as] = kept_counts.get(kept_as, 0) + n
             keys: list[Tally] = [(site, day, "kept", kept_as)]
