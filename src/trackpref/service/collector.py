@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import repeat
+from operator import itemgetter
 
 from ..ledger import Ledger
 from ..ledger.gate import Gate, GateError
@@ -57,6 +58,7 @@ OTHER = "(other)"
 #: Distinct values kept per site, day and metric before the rest go to OTHER.
 DEFAULT_CARDINALITY = 500
 _GATE_TO_EVENT = {"path": "url", "referrer_domain": "referrer", "visitor_id": "id"}
+_SITE_OF = itemgetter(0)
 #: Arrays this long or longer are gated column by column (see prepare_events).
 COLUMNS_FROM = 16
 _DNT = PreferenceState.DO_NOT_TRACK
@@ -684,22 +686,26 @@ class Collector:
 
     # -- the writer's side -------------------------------------------------------------
     def commit(self, batch: list[Prepared]) -> None:
-        """Write one batch in one transaction: raw rows per site, then the tallies."""
-        by_site: dict[str, list[tuple[object, ...]]] = {}
+        """Write one batch in one transaction: raw rows per site, then the tallies.
+
+        Rows go in as columns (:meth:`Store.insert_columns`), turned from rows
+        by ``zip`` (C, not a Python loop), and a plan's decision id is looked
+        up once per batch, not once per row: the writer shares the core with
+        the event loop.
+        """
+        by_site: dict[str, list[Row]] = {}
         tallies: dict[Tally, int] = {}
-        ledgers: dict[str, Ledger] = {}
         for p in batch:
-            for site, dataset, enc in p.rows:
-                led = ledgers.get(site)
-                if led is None:
-                    led = ledgers[site] = self.ledger(site)
-                ts, subject, vh, fields, plan = enc
-                row = (site, dataset, ts, subject, vh, led.decision_id(plan.explanation), fields)
+            if p.rows:
+                site = p.rows[0][0]
                 rows = by_site.get(site)
                 if rows is None:
-                    by_site[site] = [row]
+                    rows = by_site[site] = []
+                if len(set(map(_SITE_OF, p.rows))) == 1:
+                    rows.extend(p.rows)
                 else:
-                    rows.append(row)
+                    for r in p.rows:
+                        by_site.setdefault(r[0], []).append(r)
             if not tallies:
                 tallies = dict(p.tallies)
             else:
@@ -707,7 +713,17 @@ class Collector:
                     tallies[key] = tallies.get(key, 0) + n
         with self.root.transaction():
             for site, rows in by_site.items():
-                ledgers[site].store.insert_events(rows)  # type: ignore[arg-type]
+                if not rows:
+                    continue
+                led = self.ledger(site)
+                _, datasets, encoded = zip(*rows, strict=True)
+                ts, subjects, hashes, fields, plans = zip(*encoded, strict=True)
+                plan_ids = list(map(id, plans))
+                # Plans are shared by the rows one preference produced.
+                distinct = dict(zip(plan_ids, plans, strict=True))
+                ids = {k: led.decision_id(plan.explanation) for k, plan in distinct.items()}
+                decisions = list(map(ids.__getitem__, plan_ids))
+                led.store.insert_columns(datasets, ts, subjects, hashes, decisions, fields)
             self.tables.add_tallies(tallies)
 
 
