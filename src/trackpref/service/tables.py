@@ -208,15 +208,33 @@ class ServiceTables:
         if metrics:
             where += " AND metric IN (" + ", ".join("?" for _ in metrics) + ")"
             params.extend(metrics)
-        # The keyed table, plus what the log holds for the same keys.
-        sql = (
-            f"SELECT day, metric, value, SUM(n) FROM ("  # noqa: S608 - placeholders only
-            f"SELECT day, metric, value, n FROM service_tallies {where} UNION ALL "
-            f"SELECT day, metric, value, n FROM service_tally_log {where}"
-            ") AS t GROUP BY day, metric, value"
-        )
-        # Both drivers already return text; PostgreSQL's SUM is numeric.
-        return [(d, m, v, int(n)) for d, m, v, n in self.store.query(sql, params + params)]
+        if self.postgres:
+            # One statement, one snapshot: another instance may fold meanwhile.
+            sql = (
+                f"SELECT day, metric, value, SUM(n) FROM ("  # noqa: S608 - placeholders only
+                f"SELECT day, metric, value, n FROM service_tallies {where} UNION ALL "
+                f"SELECT day, metric, value, n FROM service_tally_log {where}"
+                ") AS t GROUP BY day, metric, value"
+            )
+            return [(d, m, v, int(n)) for d, m, v, n in self.store.query(sql, params + params)]
+        # SQLite: the keyed rows as they are (an index range, no sort), plus the
+        # few the log holds; one transaction, so no fold can fall in between.
+        with self.store.transaction():
+            rows = self.store.query(
+                f"SELECT day, metric, value, n FROM service_tallies {where}",  # noqa: S608
+                params,
+            )
+            logged = self.store.query(
+                f"SELECT day, metric, value, SUM(n) FROM service_tally_log {where} "  # noqa: S608
+                "GROUP BY day, metric, value",
+                params,
+            )
+        if not logged:
+            return rows
+        merged = {(d, m, v): n for d, m, v, n in rows}
+        for d, m, v, n in logged:
+            merged[d, m, v] = merged.get((d, m, v), 0) + n
+        return [(d, m, v, n) for (d, m, v), n in merged.items()]
 
     def sites(self) -> list[str]:
         rows = self.store.query(
