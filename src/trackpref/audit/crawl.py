@@ -9,12 +9,19 @@ whatever one site does.
 
 Interrupting is safe at any point: the sites in flight are dropped (nothing of
 them was written), and the same command resumes with the URLs not yet done.
+
+With a shared store (PostgreSQL), several machines run the same command: each
+claims sites one at a time instead of taking them from its own queue, and the
+crawl is finished when every site has a result, whoever audited it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import secrets
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +46,8 @@ __all__ = ["MAX_BROWSERS", "AuditSetupError", "CrawlResult", "run_crawl", "write
 
 #: Browsers at once, at most: each takes ~350 MiB and a core under load.
 MAX_BROWSERS = 2
+#: Seconds between looks for a site to claim while others hold the rest.
+CLAIM_POLL = 2.0
 
 SiteHook = Callable[[Mapping[str, Any]], None]
 StartHook = Callable[[CrawlInfo], None]
@@ -108,6 +117,26 @@ async def run_crawl(
     queue: asyncio.Queue[str] = asyncio.Queue()
     for url in pending:
         queue.put_nowait(url)
+    # A shared store (several machines): sites are claimed one at a time, with
+    # a lease longer than any site may take, so a dead machine's site goes
+    # back to the others when its lease runs out.
+    holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    lease = config.site_deadline * 2 + 60
+
+    async def next_url(me: str) -> str | None:
+        if not store.shared:
+            try:
+                return queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return None
+        while True:
+            url = store.claim(info.id, me, lease)
+            if url is not None:
+                return url
+            if store.remaining(info.id) == 0:
+                return None
+            await asyncio.sleep(CLAIM_POLL)  # the rest is held by others, for now
+
     state = {"knowledge": knowledge}
     browser = config.browser
     async with (
@@ -149,13 +178,12 @@ async def run_crawl(
                 return audit, driver
             return failed_site(url, failure, audited_at=_now()), driver
 
-        async def worker() -> None:
+        async def worker(me: str) -> None:
             driver: BrowserDriver | None = None
             try:
                 while True:
-                    try:
-                        url = queue.get_nowait()
-                    except asyncio.QueueEmpty:
+                    url = await next_url(me)
+                    if url is None:
                         return
                     audit, driver = await audit_one(driver, url)
                     site_json = site_to_json(audit)
@@ -168,11 +196,13 @@ async def run_crawl(
                     if on_site is not None:
                         on_site(site_json)
             finally:
+                if store.shared:
+                    store.release(info.id, me)  # a clean stop hands its site back at once
                 if driver is not None:
                     await driver.close()
 
         workers = min(concurrency, len(pending))
-        await asyncio.gather(*(worker() for _ in range(workers)))
+        await asyncio.gather(*(worker(f"{holder}/{i}") for i in range(workers)))
     store.finish_crawl(info.id)
     return CrawlResult(info, state["knowledge"])
 

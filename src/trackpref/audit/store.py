@@ -11,6 +11,13 @@ re-audit, compared with the previous one site by site.
 The tracker sightings table is what Privacy Badger keeps in its
 ``snitch_map``: (third party, first-party site) pairs, so trackers are learned
 across every crawl stored in the file.
+
+A crawl shared by several machines keeps the same tables in PostgreSQL
+(:class:`~trackpref.audit.store_postgres.PostgresResultStore`, ``--db
+postgresql://...``): every machine running the same command joins the same
+unfinished crawl and *claims* one site at a time, with a lease; a machine that
+dies leaves its site to be claimed again once the lease runs out. The SQL is
+shared; only the connection and the schema's types differ.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +35,7 @@ from typing import Any
 
 from .trackers import DEFAULT_THRESHOLD, TrackerKnowledge
 
-__all__ = ["CrawlInfo", "ResultStore", "StoreError"]
+__all__ = ["CrawlInfo", "ResultStore", "StoreError", "open_results"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,6 +67,13 @@ CREATE TABLE IF NOT EXISTS results (
     UNIQUE (crawl_id, url)
 );
 CREATE INDEX IF NOT EXISTS results_by_url ON results (url, id);
+CREATE TABLE IF NOT EXISTS claims (
+    crawl_id INTEGER NOT NULL REFERENCES crawls(id),
+    url TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (crawl_id, url)
+);
 CREATE TABLE IF NOT EXISTS tracker_sightings (
     tracker TEXT NOT NULL,
     site TEXT NOT NULL,
@@ -101,10 +116,20 @@ def crawl_key(urls: Sequence[str], options: Mapping[str, Any]) -> str:
 
 
 class ResultStore:
-    """One SQLite file. Not shared between threads; one crawl writes at a time."""
+    """One SQLite file. Not shared between threads; one crawl writes at a time.
+
+    The methods speak SQL that SQLite and PostgreSQL both understand, through
+    four primitives (:meth:`_run`, :meth:`_rows`, :meth:`_begin`,
+    :meth:`_end`) that :class:`~trackpref.audit.store_postgres.PostgresResultStore`
+    replaces.
+    """
+
+    #: Several machines may work on one crawl (claims, leases): PostgreSQL only.
+    shared = False
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.where = str(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -112,15 +137,41 @@ class ResultStore:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.executescript(SCHEMA)
-            row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if row is None:
-                self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-            elif row[0] != SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path}: results schema {row[0]}, this trackpref reads {SCHEMA_VERSION}"
-                )
+            self._check_schema()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable results database: {exc}") from exc
+
+    def _check_schema(self) -> None:
+        row = self._one("SELECT value FROM meta WHERE key='schema'")
+        if row is None:
+            self._run("INSERT INTO meta (key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        elif row[0] != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.where}: results schema {row[0]}, this trackpref reads {SCHEMA_VERSION}"
+            )
+
+    # -- primitives ---------------------------------------------------------------
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.db.execute(sql, params)
+
+    def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.db.executemany(sql, rows)
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.db.execute(sql, params).fetchall()
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
+
+    def _begin(self, lock: str | None = None) -> None:
+        """Start a write transaction (``lock`` names what concurrent writers
+        must take in turn; SQLite's single write lock covers everything)."""
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def _end(self, ok: bool) -> None:
+        self.db.execute("COMMIT" if ok else "ROLLBACK")
 
     def close(self) -> None:
         self.db.close()
@@ -136,65 +187,124 @@ class ResultStore:
     def open_crawl(
         self, urls: Sequence[str], options: Mapping[str, Any], *, fresh: bool = False
     ) -> CrawlInfo:
-        """Resume the unfinished crawl of these URLs and options, or start one."""
+        """Resume the unfinished crawl of these URLs and options, or start one.
+
+        On a shared store every machine running the same command lands here:
+        the lock on the crawl's key makes the first one create it and the
+        others join it.
+        """
         ordered = tuple(dict.fromkeys(urls))
         key = crawl_key(ordered, options)
-        if not fresh:
-            row = self.db.execute(
-                "SELECT id, started_at FROM crawls WHERE key=? AND finished_at IS NULL "
-                "ORDER BY id DESC LIMIT 1",
-                (key,),
-            ).fetchone()
+        self._begin(lock=key)
+        try:
+            row = None
+            if not fresh:
+                row = self._one(
+                    "SELECT id, started_at FROM crawls WHERE key=? AND finished_at IS NULL "
+                    "ORDER BY id DESC LIMIT 1",
+                    (key,),
+                )
             if row is not None:
                 done = {
-                    r[0]
-                    for r in self.db.execute("SELECT url FROM results WHERE crawl_id=?", (row[0],))
+                    r[0] for r in self._rows("SELECT url FROM results WHERE crawl_id=?", (row[0],))
                 }
-                return CrawlInfo(row[0], True, row[1], ordered, frozenset(done))
-        started = _now()
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            cur = self.db.execute(
-                "INSERT INTO crawls (key, started_at, options) VALUES (?, ?, ?)",
-                (key, started, json.dumps(dict(options), sort_keys=True)),
-            )
-            crawl_id = cur.lastrowid
-            assert crawl_id is not None
-            self.db.executemany(
-                "INSERT INTO crawl_urls (crawl_id, position, url) VALUES (?, ?, ?)",
-                [(crawl_id, i, u) for i, u in enumerate(ordered)],
-            )
-            self.db.execute("COMMIT")
+                info = CrawlInfo(int(row[0]), True, str(row[1]), ordered, frozenset(done))
+            else:
+                started = _now()
+                new = self._one(
+                    "INSERT INTO crawls (key, started_at, options) VALUES (?, ?, ?) RETURNING id",
+                    (key, started, json.dumps(dict(options), sort_keys=True)),
+                )
+                assert new is not None
+                crawl_id = int(new[0])
+                self._many(
+                    "INSERT INTO crawl_urls (crawl_id, position, url) VALUES (?, ?, ?)",
+                    [(crawl_id, i, u) for i, u in enumerate(ordered)],
+                )
+                info = CrawlInfo(crawl_id, False, started, ordered, frozenset())
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._end(False)
             raise
-        return CrawlInfo(crawl_id, False, started, ordered, frozenset())
+        self._end(True)
+        return info
 
     def finish_crawl(self, crawl_id: int) -> None:
-        self.db.execute("UPDATE crawls SET finished_at=? WHERE id=?", (_now(), crawl_id))
+        self._begin()
+        self._run(
+            "UPDATE crawls SET finished_at=? WHERE id=? AND finished_at IS NULL",
+            (_now(), crawl_id),
+        )
+        self._end(True)
 
     def crawl(self, crawl_id: int) -> dict[str, Any]:
-        row = self.db.execute(
+        row = self._one(
             "SELECT id, started_at, finished_at, options FROM crawls WHERE id=?", (crawl_id,)
-        ).fetchone()
+        )
         if row is None:
-            raise StoreError(f"{self.path}: no crawl {crawl_id}")
-        total = self.db.execute(
-            "SELECT count(*) FROM crawl_urls WHERE crawl_id=?", (crawl_id,)
-        ).fetchone()[0]
-        audited, failed = self.db.execute(
+            raise StoreError(f"{self.where}: no crawl {crawl_id}")
+        total = self._one("SELECT count(*) FROM crawl_urls WHERE crawl_id=?", (crawl_id,))
+        counts = self._one(
             "SELECT count(*), count(error_kind) FROM results WHERE crawl_id=?", (crawl_id,)
-        ).fetchone()
+        )
+        assert total is not None
+        assert counts is not None
         return {
             "id": row[0],
             "started_at": row[1],
             "finished_at": row[2],
             "complete": row[2] is not None,
             "options": json.loads(row[3]),
-            "total": total,
-            "audited": audited,
-            "with_errors": failed,
+            "total": int(total[0]),
+            "audited": int(counts[0]),
+            "with_errors": int(counts[1]),
         }
+
+    # -- claims (a crawl shared by several machines) -------------------------------
+
+    def claim(self, crawl_id: int, holder: str, lease: float) -> str | None:
+        """The next URL nobody has audited or holds, now held by ``holder``
+        for ``lease`` seconds; None when there is none to take right now."""
+        now = time.time()
+        self._begin(lock=f"claims:{crawl_id}")
+        try:
+            row = self._one(
+                "SELECT u.url FROM crawl_urls u "
+                "LEFT JOIN results r ON r.crawl_id = u.crawl_id AND r.url = u.url "
+                "LEFT JOIN claims c ON c.crawl_id = u.crawl_id AND c.url = u.url "
+                "WHERE u.crawl_id = ? AND r.url IS NULL "
+                "AND (c.url IS NULL OR c.expires_at < ?) "
+                "ORDER BY u.position LIMIT 1",
+                (crawl_id, now),
+            )
+            if row is not None:
+                self._run(
+                    "INSERT INTO claims (crawl_id, url, holder, expires_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (crawl_id, url) DO UPDATE SET holder = excluded.holder, "
+                    "expires_at = excluded.expires_at",
+                    (crawl_id, row[0], holder, now + lease),
+                )
+        except BaseException:
+            self._end(False)
+            raise
+        self._end(True)
+        return None if row is None else str(row[0])
+
+    def release(self, crawl_id: int, holder: str) -> None:
+        """Give back what ``holder`` claimed and did not finish (a clean stop)."""
+        self._begin(lock=f"claims:{crawl_id}")
+        self._run("DELETE FROM claims WHERE crawl_id = ? AND holder = ?", (crawl_id, holder))
+        self._end(True)
+
+    def remaining(self, crawl_id: int) -> int:
+        """URLs of the crawl without a result yet (claimed or not)."""
+        row = self._one(
+            "SELECT count(*) FROM crawl_urls u LEFT JOIN results r "
+            "ON r.crawl_id = u.crawl_id AND r.url = u.url "
+            "WHERE u.crawl_id = ? AND r.url IS NULL",
+            (crawl_id,),
+        )
+        assert row is not None
+        return int(row[0])
 
     # -- results --------------------------------------------------------------
 
@@ -208,12 +318,20 @@ class ResultStore:
         verdicts = site_json.get("verdicts", {})
         error = site_json.get("error")
         now = _now()
-        self.db.execute("BEGIN IMMEDIATE")
+        # Sorted: two machines saving at once take the sightings' rows in one order.
+        seen = sorted(set(sightings))
+        self._begin()
         try:
-            self.db.execute(
-                "INSERT OR REPLACE INTO results (crawl_id, url, site, audited_at, gpc_honored, "
+            self._run(
+                "INSERT INTO results (crawl_id, url, site, audited_at, gpc_honored, "
                 "dnt_honored, declarations_valid, claims_contradicted, error_kind, report) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (crawl_id, url) DO UPDATE SET site = excluded.site, "
+                "audited_at = excluded.audited_at, gpc_honored = excluded.gpc_honored, "
+                "dnt_honored = excluded.dnt_honored, "
+                "declarations_valid = excluded.declarations_valid, "
+                "claims_contradicted = excluded.claims_contradicted, "
+                "error_kind = excluded.error_kind, report = excluded.report",
                 (
                     crawl_id,
                     site_json["url"],
@@ -227,19 +345,23 @@ class ResultStore:
                     json.dumps(site_json, ensure_ascii=False, allow_nan=False),
                 ),
             )
-            self.db.executemany(
-                "INSERT INTO tracker_sightings (tracker, site, first_seen, last_seen) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (tracker, site) DO UPDATE SET last_seen=?",
-                [(t, s, now, now, now) for t, s in sightings],
+            if seen:
+                self._many(
+                    "INSERT INTO tracker_sightings (tracker, site, first_seen, last_seen) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (tracker, site) DO UPDATE SET last_seen=?",
+                    [(t, s, now, now, now) for t, s in seen],
+                )
+            self._run(
+                "DELETE FROM claims WHERE crawl_id = ? AND url = ?", (crawl_id, site_json["url"])
             )
-            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._end(False)
             raise
+        self._end(True)
 
     def results(self, crawl_id: int) -> list[dict[str, Any]]:
         """This crawl's site results, in the order the URLs were given."""
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT r.report FROM results r JOIN crawl_urls u "
             "ON u.crawl_id = r.crawl_id AND u.url = r.url "
             "WHERE r.crawl_id=? ORDER BY u.position",
@@ -249,15 +371,15 @@ class ResultStore:
 
     def previous(self, url: str, before_crawl: int) -> dict[str, Any] | None:
         """The latest result for ``url`` from an earlier crawl."""
-        row = self.db.execute(
+        row = self._one(
             "SELECT report FROM results WHERE url=? AND crawl_id<? ORDER BY crawl_id DESC LIMIT 1",
             (url, before_crawl),
-        ).fetchone()
+        )
         return json.loads(row[0]) if row is not None else None
 
     def history(self, url: str) -> list[dict[str, Any]]:
         """Every audit of ``url``, oldest first: when, and the verdicts."""
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT crawl_id, audited_at, gpc_honored, dnt_honored, declarations_valid, "
             "claims_contradicted, error_kind FROM results WHERE url=? ORDER BY crawl_id",
             (url,),
@@ -289,7 +411,7 @@ class ResultStore:
         entities: Mapping[str, str] | None = None,
     ) -> TrackerKnowledge:
         sightings: dict[str, set[str]] = {}
-        for tracker, site in self.db.execute("SELECT tracker, site FROM tracker_sightings"):
+        for tracker, site in self._rows("SELECT tracker, site FROM tracker_sightings"):
             sightings.setdefault(tracker, set()).add(site)
         return TrackerKnowledge(
             MappingProxyType({k: frozenset(v) for k, v in sightings.items()}),
@@ -297,3 +419,13 @@ class ResultStore:
             MappingProxyType(dict(entities or {})),
             threshold,
         )
+
+
+def open_results(target: str | Path) -> ResultStore:
+    """A results store: a SQLite path, or ``postgresql://...`` for a shared crawl."""
+    text = str(target)
+    if text.startswith(("postgresql://", "postgres://")):
+        from .store_postgres import PostgresResultStore
+
+        return PostgresResultStore(text)
+    return ResultStore(target)

@@ -16,7 +16,7 @@ from trackpref.audit.crawl import MAX_BROWSERS, AuditSetupError, run_crawl, writ
 from trackpref.audit.hostrules import HostRules, parse_host_rules
 from trackpref.audit.runner import AuditConfig, normalize_url
 from trackpref.audit.states import parse_states
-from trackpref.audit.store import CrawlInfo, ResultStore, StoreError
+from trackpref.audit.store import CrawlInfo, StoreError, open_results
 from trackpref.audit.trackers import TrackerKnowledge, load_tds
 from trackpref.signals.dnt_policy import EFF_POLICY_HASHES
 
@@ -29,6 +29,9 @@ Examples:
   trackpref audit --from sites.txt --out crawl/ --browsers 2
   trackpref audit http://shop.test:8000/ --host-rules "MAP *.test 127.0.0.1" --out r/
   trackpref audit http://127.0.0.1:8000/ --out r/ --settle 1
+  # on each of several machines, the same list and one PostgreSQL:
+  TRACKPREF_AUDIT_DB=postgresql://crawler@db.internal/audits \
+    trackpref audit --from sites.txt --out crawl/
 
 \b
 Writes DIR/report.json (schema: docs/report-schema.md), DIR/report.html and
@@ -202,8 +205,10 @@ def _compliance(verdicts: Mapping[str, Any]) -> str:
 )
 @click.option(
     "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Results database (default: OUT/audit.sqlite).",
+    metavar="PATH|URL",
+    envvar="TRACKPREF_AUDIT_DB",
+    help="Results database: a SQLite file (default: OUT/audit.sqlite), or "
+    "postgresql://... for a crawl shared by several machines (each runs the same command).",
 )
 @click.option("--fresh", is_flag=True, help="Start a new crawl even if one is unfinished.")
 @click.option(
@@ -258,7 +263,7 @@ def audit(
     retries: int,
     repeat: int,
     extra_states: str,
-    db: Path | None,
+    db: str | None,
     fresh: bool,
     tds: Path | None,
     tracker_threshold: int,
@@ -328,7 +333,7 @@ def audit(
             f"cannot create {out_dir}: {exc.strerror}", param_hint="--out"
         ) from exc
     try:
-        store = ResultStore(db or out_dir / "audit.sqlite")
+        store = open_results(db or out_dir / "audit.sqlite")
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     progress = _Progress(not no_progress)
