@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
+import signal
 import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
@@ -138,3 +140,69 @@ def test_a_site_over_its_deadline_is_recorded_and_the_crawl_goes_on(
     }
     assert clean["error"] is None
     assert clean["verdicts"]["compliant"] is True
+
+
+def _descendants(root: int) -> list[tuple[int, int, str]]:
+    """(pid, parent pid, argv[0]) of every process below ``root`` (Linux /proc)."""
+    procs: dict[int, tuple[int, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv0 = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        except OSError:
+            continue  # gone meanwhile
+        procs[int(entry.name)] = (int(stat.rpartition(")")[2].split()[1]), argv0)
+    found: list[tuple[int, int, str]] = []
+    frontier = [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, argv0) in procs.items():
+            if ppid == parent:
+                found.append((pid, ppid, argv0))
+                frontier.append(pid)
+    return found
+
+
+def _kill_browser() -> int:
+    """SIGKILL the Chromium that Playwright launched for this process; its pid.
+
+    The browser's main process is the Chromium whose parent is not Chromium
+    (its renderers and helpers are its children, and die with it).
+    """
+    mine = _descendants(os.getpid())
+    chromes = {pid for pid, _, argv0 in mine if "chrom" in Path(argv0).name}
+    main = [pid for pid, ppid, _ in mine if pid in chromes and ppid not in chromes]
+    assert len(main) == 1, f"expected one browser below this process: {mine}"
+    os.kill(main[0], signal.SIGKILL)
+    return main[0]
+
+
+@pytest.mark.browser
+def test_a_browser_that_dies_mid_crawl_is_relaunched_and_nothing_is_lost(
+    fixture_web: FixtureWeb, chromium: str, tmp_path: Path
+) -> None:
+    urls = [fixture_web.url(name) for name in SITES]
+    config = _config(fixture_web, chromium)
+    db = tmp_path / "audit.sqlite"
+    killed: list[int] = []
+    saved: list[Mapping[str, Any]] = []
+
+    def kill_after_the_first(site: Mapping[str, Any]) -> None:
+        saved.append(site)
+        if len(saved) == 1:
+            killed.append(_kill_browser())
+
+    with ResultStore(db) as store:
+        asyncio.run(run_crawl(urls, store=store, config=config, on_site=kill_after_the_first))
+    assert killed
+    stored = {url: json.loads(report) for url, report in _stored(db).items()}
+    assert sorted(stored) == sorted(urls), "every site has a result"
+    assert stored[urls[0]] == json.loads(json.dumps(saved[0])), "the first result is intact"
+    # The browser was replaced: the sites after the kill were audited, not
+    # written off (at most the one in flight may name the browser's death).
+    errors = [(s.get("error") or {}).get("kind") for s in stored.values()]
+    assert errors.count("browser") <= 1, errors
+    judged = [s for s in stored.values() if s["verdicts"]["compliant"] is not None]
+    assert len(judged) >= len(urls) - 1, errors
