@@ -54,7 +54,6 @@ class PreferenceMiddleware:
     :class:`SitePolicy` or a TOML path) and ``consent_store`` for production.
     """
 
-    __slots__ = ("_outcomes", "_owned", "app", "honoring")
 
     def __init__(
         self,
