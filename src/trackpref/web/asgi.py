@@ -54,7 +54,6 @@ class PreferenceMiddleware:
     :class:`SitePolicy` or a TOML path) and ``consent_store`` for production.
     """
 
-
     def __init__(
         self,
         app: ASGIApp,
