@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from trackpref.mail import message
 from trackpref.mail.message import Limits, decode_text, header_text, parse_message
 from trackpref.mail.parts import plain_parts
 
@@ -103,16 +104,29 @@ def test_attachments_and_non_text_parts_are_never_decoded(monkeypatch: pytest.Mo
     msg.add_attachment("<p>attached page</p>", subtype="html", filename="page.html")
     decoded: list[str] = []
     original: Any = email.message.Message.get_payload
+    original_body: Any = message._payload
 
+    # Bodies are decoded by ``email`` (``get_payload``) or from the raw bytes
+    # (``message._payload``): neither may see the attachments.
     def spy(self: email.message.Message, i: int | None = None, decode: bool = False) -> object:
         if decode:
             decoded.append(self.get_content_type())
         return original(self, i, decode)
 
+    def spy_body(part: email.message.Message, body: bytes | None) -> object:
+        if body is not None:
+            decoded.append(part.get_content_type())
+        return original_body(part, body)
+
     monkeypatch.setattr(email.message.Message, "get_payload", spy)
+    monkeypatch.setattr(message, "_payload", spy_body)
     parsed = parse_message(msg.as_bytes())
     assert decoded == ["text/html"]
     assert [p.text for p in parsed.parts] == ["<p>hi</p>\n"]
+    decoded.clear()
+    with patch("trackpref.mail.message.plain_parts", return_value=None):  # read by email whole
+        assert parse_message(msg.as_bytes()) == parsed
+    assert decoded == ["text/html"]
 
 
 def test_header_text() -> None:
@@ -224,3 +238,24 @@ def test_the_fast_structure_walk_reads_the_corpus_as_email_does(corpus_module: A
         assert parse_message(item.data) == _read_by_email_alone(item.data)
         fast += plain_parts(item.data) is not None
     assert fast == len(items)  # every generated message takes the fast path
+
+
+@settings(max_examples=1000)
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),
+        st.lists(
+            st.sampled_from([b"QUJD", b"ZA==", b"=", b"\r\n", b"\n", b"=3D", b"=\n", b" ", b"!"])
+        ).map(b"".join),
+    ),
+    cte=st.sampled_from(["base64", "BASE64", "base64 ", "quoted-printable", "x-uue", "7bit", ""]),
+)
+def test_bodies_are_decoded_as_email_decodes_them(body: bytes, cte: str) -> None:
+    headers = email.message.Message()
+    if cte:
+        headers["Content-Transfer-Encoding"] = cte
+    expected = email.message.Message()
+    for name, value in headers.items():
+        expected[name] = value
+    expected.set_payload(body)
+    assert message._payload(headers, body) == expected.get_payload(decode=True)

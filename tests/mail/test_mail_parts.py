@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 from email.message import EmailMessage
 from email.policy import SMTP, default
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trackpref.mail.parts import encode_body, find_leaves, plain_parts
+from trackpref.mail.parts import encode_body, find_leaves, header_fields, plain_parts
 
 
 def _message(html: str, text: str, cte: str, crlf: bool, attach: bytes) -> bytes:
@@ -154,3 +155,45 @@ def test_plain_parts_are_numbered_as_walk_numbers_them() -> None:
 )
 def test_plain_parts_leaves_anything_doubtful_to_email(raw: bytes) -> None:
     assert plain_parts(raw) is None
+
+
+_HEADER_PIECES = st.sampled_from(
+    [
+        *(b"Subject", b"From", b"From ", b"To", b"Content-Type: text/html", b"x", b"a b"),
+        *(b":", b": ", b" ", b"\t", b"\r\n", b"\n", b"\r", b"\r\n\r\n", b"\n\n"),
+        *(b"=?utf-8?q?a?=", b"\xe9", b"-", b"\x00", b"From x"),
+    ]
+)
+_EMAIL_HEADERS = email.parser.BytesHeaderParser(policy=email.policy.compat32)
+
+
+@settings(max_examples=3000)
+@given(st.lists(_HEADER_PIECES, max_size=25).map(b"".join))
+def test_header_fields_are_the_fields_email_stores(block: bytes) -> None:
+    fields = header_fields(block)
+    if fields is None:
+        return  # left to email's parser
+    parsed = _EMAIL_HEADERS.parsebytes(block)
+    assert not parsed.defects
+    assert fields == (tuple(parsed.raw_items()), parsed.get_unixfrom())
+    assert parsed.get_payload() == ""
+
+
+def test_header_fields_read_the_usual_blocks_and_leave_the_rest() -> None:
+    assert header_fields(b"From a b\r\nSubject: x\r\n y\r\nTo:  z\r\n\r\n") == (
+        (("Subject", "x\r\n y"), ("To", "z")),
+        "From a b",
+    )
+    assert header_fields(b"Content-Type: text/html;\n\tcharset=utf-8\n\n") == (
+        (("Content-Type", "text/html;\n\tcharset=utf-8"),),
+        None,
+    )
+    for block in (
+        b" leading: continuation\n\n",  # a defect
+        b"no colon\n\n",  # a defect: the body starts here
+        b": no name\n\n",  # a defect
+        b"A: b\nFrom x\n\n",  # a From line after the first
+        b"A: b\rB: c\n\n",  # a bare CR ends a line for email
+        b"A: b\n\nbody\n",  # a body after the headers
+    ):
+        assert header_fields(block) is None, block

@@ -9,9 +9,9 @@ import pytest
 from mail_helpers import newsletter, urls
 
 from trackpref.mail import html_scan
-from trackpref.mail.html_elements import HtmlFindings
+from trackpref.mail.html_elements import HtmlValues
 from trackpref.mail.html_scan import MAX_TREE_TAGS
-from trackpref.mail.html_tree import scan_tree
+from trackpref.mail.html_tree import scan_tree_values
 from trackpref.mail.report import MessageReport
 from trackpref.mail.scanner import RawMessage, clear_caches, scan_messages
 from trackpref.mail.urls import split_url
@@ -55,13 +55,13 @@ def test_clear_caches_forgets_every_url() -> None:
 
 def test_one_message_gets_a_bounded_share_of_tree_building(monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[int] = []
-    real = scan_tree
+    real = scan_tree_values
 
-    def spy(text: str) -> HtmlFindings:
+    def spy(text: str) -> HtmlValues:
         built.append(text.count("<"))
         return real(text)
 
-    monkeypatch.setattr(html_scan, "scan_tree", spy)
+    monkeypatch.setattr(html_scan, "scan_tree_values", spy)
     msg = EmailMessage()
     msg["From"] = "news@shop.example"
     msg["Subject"] = "parts"

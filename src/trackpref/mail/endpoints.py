@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from functools import lru_cache
@@ -70,21 +70,6 @@ class PathPattern:
 
 
 @dataclass(frozen=True, slots=True)
-class _HostRule:
-    service: str
-    host: str
-    pattern: PathPattern
-
-
-@dataclass(frozen=True, slots=True)
-class _BrandedRule:
-    service: str
-    pattern: PathPattern
-    query: frozenset[str]
-    token: bool
-
-
-@dataclass(frozen=True, slots=True)
 class EndpointMatch:
     """Which service's endpoint a URL is, and by which rule."""
 
@@ -96,6 +81,36 @@ class EndpointMatch:
         what = "open" if kind is EndpointKind.OPEN else "click"
         where = "branded link domain, " if self.branded else ""
         return f"known {what} endpoint of {self.service} ({where}{self.rule})"
+
+
+# Each rule carries the match it stands for, built once with the table rather
+# than once per matching URL.
+
+
+@dataclass(frozen=True, slots=True)
+class _HostRule:
+    service: str
+    host: str
+    pattern: PathPattern
+    found: EndpointMatch = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        path = self.pattern.text if self.pattern.parts else "any path"
+        found = EndpointMatch(self.service, f"{self.host} {path}", branded=False)
+        object.__setattr__(self, "found", found)
+
+
+@dataclass(frozen=True, slots=True)
+class _BrandedRule:
+    service: str
+    pattern: PathPattern
+    query: frozenset[str]
+    token: bool
+    found: EndpointMatch = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        found = EndpointMatch(self.service, self.pattern.text, branded=True)
+        object.__setattr__(self, "found", found)
 
 
 @lru_cache(maxsize=8192)
@@ -145,8 +160,7 @@ class EndpointTable:
         for suffix in host_suffixes(host):
             for rule in index.get(suffix, ()):
                 if rule.pattern.matches(segments):
-                    path = rule.pattern.text if rule.pattern.parts else "any path"
-                    return EndpointMatch(rule.service, f"{rule.host} {path}", branded=False)
+                    return rule.found
         if not segments:
             return None
         for branded in self._branded[kind].get(segments[0].lower(), ()):
@@ -156,7 +170,7 @@ class EndpointTable:
                 continue
             if branded.token and not has_token():
                 continue
-            return EndpointMatch(branded.service, branded.pattern.text, branded=True)
+            return branded.found
         return None
 
     def generic_open_path(self, segments: Sequence[str]) -> str | None:

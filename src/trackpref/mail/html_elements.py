@@ -20,12 +20,17 @@ __all__ = [
     "PLAIN_LOOK",
     "Attrs",
     "HtmlFindings",
+    "HtmlValues",
     "ImageTag",
+    "ImageValues",
     "LinkTag",
+    "LinkValues",
     "Look",
     "anchor_text",
     "clear_style_caches",
+    "findings_values",
     "image_tag",
+    "image_values",
     "own_look",
     "style_look",
 ]
@@ -76,6 +81,36 @@ class HtmlFindings:
     images: tuple[ImageTag, ...]
     links: tuple[LinkTag, ...]
     error: str | None = None
+
+
+#: An image as the detectors read it: ``(src, width, height, hidden, alt)``,
+#: the values of an ``ImageTag`` without its offsets.
+ImageValues = tuple[str, float | None, float | None, str | None, str | None]
+#: A link as the detectors read it: ``(href, text, tag, attributes)``.
+LinkValues = tuple[str, str, str, Mapping[str, str | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class HtmlValues:
+    """``HtmlFindings`` as plain tuples, for the scanner.
+
+    A newsletter has dozens of images and links; building a frozen record for
+    each costs more than everything else the scanner does with it, and only
+    the cleaner needs the records (with their offsets).
+    """
+
+    images: tuple[ImageValues, ...]
+    links: tuple[LinkValues, ...]
+    error: str | None = None
+
+
+def findings_values(found: HtmlFindings) -> HtmlValues:
+    """The values of findings read as records (the source walk's)."""
+    return HtmlValues(
+        tuple((i.src, i.width, i.height, i.hidden, i.alt) for i in found.images),
+        tuple((link.href, link.text, link.tag, dict(link.attrs)) for link in found.links),
+        found.error,
+    )
 
 
 def may_hide(style: str) -> bool:
@@ -156,9 +191,9 @@ def _dimension(value: str | None) -> float | None:
     return _cached_dimension(value) if len(value) <= 32 else parse_dimension(value)
 
 
-def image_tag(
-    attrs: Mapping[str, str | None], look: Look, hidden: str | None, start: int = -1, end: int = -1
-) -> ImageTag | None:
+def image_values(
+    attrs: Mapping[str, str | None], look: Look, hidden: str | None
+) -> ImageValues | None:
     """The image an ``<img>`` start tag describes; ``None`` without a ``src``.
 
     ``hidden`` is the image's own reason or the one it inherits.
@@ -168,7 +203,17 @@ def image_tag(
         return None
     width = _smaller(_dimension(attrs.get("width")), look.width)
     height = _smaller(_dimension(attrs.get("height")), look.height)
-    return ImageTag(src.strip(), width, height, hidden, attrs.get("alt"), start, end)
+    return (src.strip(), width, height, hidden, attrs.get("alt"))
+
+
+def image_tag(
+    attrs: Mapping[str, str | None], look: Look, hidden: str | None, start: int = -1, end: int = -1
+) -> ImageTag | None:
+    """``image_values`` as a record, with the start tag's offsets."""
+    values = image_values(attrs, look, hidden)
+    if values is None:
+        return None
+    return ImageTag(*values, start, end)
 
 
 def clear_style_caches() -> None:

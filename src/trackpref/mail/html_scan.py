@@ -13,11 +13,19 @@ scan reports are the URLs the cleaner finds.
 
 from __future__ import annotations
 
-from .html_elements import HtmlFindings, ImageTag, LinkTag
+from .html_elements import HtmlFindings, HtmlValues, ImageTag, LinkTag, findings_values
 from .html_source import scan_source
-from .html_tree import scan_tree
+from .html_tree import scan_tree, scan_tree_values
 
-__all__ = ["MAX_TREE_TAGS", "HtmlFindings", "ImageTag", "LinkTag", "scan_html"]
+__all__ = [
+    "MAX_TREE_TAGS",
+    "HtmlFindings",
+    "HtmlValues",
+    "ImageTag",
+    "LinkTag",
+    "scan_html",
+    "scan_html_values",
+]
 
 #: Bodies with more ``<`` than this are not given to the tree builder.
 MAX_TREE_TAGS = 10_000
@@ -36,3 +44,19 @@ def scan_html(text: str, *, positions: bool = False, tree: bool = True) -> HtmlF
         return scan_tree(text)
     except Exception:  # the C parser failing must cost speed, not findings
         return scan_source(text)
+
+
+def scan_html_values(text: str, *, tree: bool = True, tags: int | None = None) -> HtmlValues:
+    """``scan_html`` as plain values (``HtmlValues``), for the scanner.
+
+    ``tags`` is the number of ``<`` in ``text``, when the caller has counted
+    them already.
+    """
+    if tags is None:
+        tags = text.count("<")
+    if not tree or tags > MAX_TREE_TAGS:
+        return findings_values(scan_source(text))
+    try:
+        return scan_tree_values(text)
+    except Exception:  # the C parser failing must cost speed, not findings
+        return findings_values(scan_source(text))

@@ -26,15 +26,18 @@ from .html_elements import (
     MAX_ELEMENTS,
     PLAIN_LOOK,
     HtmlFindings,
+    HtmlValues,
     ImageTag,
+    ImageValues,
     LinkTag,
+    LinkValues,
     Look,
     anchor_text,
-    image_tag,
+    image_values,
     own_look,
 )
 
-__all__ = ["scan_tree", "start_tag_attrs", "utf8"]
+__all__ = ["scan_tree", "scan_tree_values", "start_tag_attrs", "utf8"]
 
 _LINK_TAGS = frozenset({"a", "area", "v:roundrect", "v:rect", "v:oval"})
 #: One query for everything looked at in Python: images, links, and the
@@ -86,19 +89,22 @@ def _outermost(node: LexborNode, hiding: dict[int, str]) -> str | None:
     return None if reason is None else f"inside an element with {reason}"
 
 
-def _link(node: LexborNode, tag: str, attrs: dict[str, str | None]) -> LinkTag | None:
+def _link(node: LexborNode, tag: str, attrs: dict[str, str | None]) -> LinkValues | None:
     href = attrs.get("href")
     if not href:
         return None
     text = "" if tag == "area" else anchor_text(node.text())
-    return LinkTag(href.strip(), text, tag, tuple(attrs.items()), False)
+    return (href.strip(), text, tag, attrs)
+
+
+_Found = tuple[list[ImageValues], list[LinkValues]]
 
 
 def _conditional_comments(
     tree: LexborHTMLParser, hiding: dict[int, str], root: str | None
-) -> tuple[list[ImageTag], list[LinkTag]]:
-    images: list[ImageTag] = []
-    links: list[LinkTag] = []
+) -> _Found:
+    images: list[ImageValues] = []
+    links: list[LinkValues] = []
     document = tree.root.parent if tree.root is not None else None
     if document is None:
         return images, links
@@ -108,18 +114,18 @@ def _conditional_comments(
         data = node.comment_content or ""
         if data.lstrip()[:3].lower() != "[if" or "<" not in data:
             continue
-        inner = _scan(data, root or _outermost(node, hiding), nested=True)
-        images.extend(inner.images)
-        links.extend(inner.links)
+        inner_images, inner_links = _scan(data, root or _outermost(node, hiding), nested=True)
+        images.extend(inner_images)
+        links.extend(inner_links)
     return images, links
 
 
-def _scan(text: str, root: str | None, *, nested: bool) -> HtmlFindings:
+def _scan(text: str, root: str | None, *, nested: bool) -> _Found:
     data = utf8(text)
     tree = LexborHTMLParser(data)
     hiding: dict[int, str] = {}
     found: list[tuple[int, dict[str, str | None], Look]] = []
-    links: list[LinkTag] = []
+    links: list[LinkValues] = []
     for node in tree.css(_SELECT):
         tag = node.tag or ""
         attrs = node.attributes
@@ -141,16 +147,16 @@ def _scan(text: str, root: str | None, *, nested: bool) -> HtmlFindings:
     if hiding and root is None:
         for node in tree.css(f"[{_MARK}] img"):
             inherited[node.mem_id] = _outermost(node, hiding)
-    images: list[ImageTag] = []
+    images: list[ImageValues] = []
     for mem_id, attrs, look in found:
-        image = image_tag(attrs, look, look.hidden or root or inherited.get(mem_id))
+        image = image_values(attrs, look, look.hidden or root or inherited.get(mem_id))
         if image is not None:
             images.append(image)
     if not nested and _has_conditional_comment(data):
         more_images, more_links = _conditional_comments(tree, hiding, root)
         images.extend(more_images)
         links.extend(more_links)
-    return HtmlFindings(tuple(images[:MAX_ELEMENTS]), tuple(links[:MAX_ELEMENTS]))
+    return images[:MAX_ELEMENTS], links[:MAX_ELEMENTS]
 
 
 def _has_conditional_comment(data: bytes) -> bool:
@@ -160,7 +166,20 @@ def _has_conditional_comment(data: bytes) -> bool:
 
 def scan_tree(text: str) -> HtmlFindings:
     """Images and links of a document or fragment, as a mail client builds it."""
-    return _scan(text, None, nested=False)
+    images, links = _scan(text, None, nested=False)
+    return HtmlFindings(
+        tuple(ImageTag(*image) for image in images),
+        tuple(
+            LinkTag(href, label, tag, tuple(attrs.items()), False)
+            for href, label, tag, attrs in links
+        ),
+    )
+
+
+def scan_tree_values(text: str) -> HtmlValues:
+    """``scan_tree`` as plain values, which is what the scanner reads."""
+    images, links = _scan(text, None, nested=False)
+    return HtmlValues(tuple(images), tuple(links))
 
 
 def start_tag_attrs(raw: str, tag: str) -> dict[str, str | None] | None:

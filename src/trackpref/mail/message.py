@@ -8,6 +8,8 @@ part, which charset, which limit), and reading goes on with what can be read.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
 import email
 import email.errors
@@ -15,6 +17,7 @@ import email.header
 import email.message
 import email.policy
 import email.utils
+import quopri
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -207,27 +210,63 @@ def _defect_text(where: str, defect: object) -> str:
     return f"{where}: broken MIME ({name}{': ' + detail if detail else ''})"[:300]
 
 
-#: ``(number, part, content type)`` in ``walk()`` order.
-_Walk = Iterable[tuple[int, email.message.Message, str]]
+#: ``(number, part, content type, body)`` in ``walk()`` order; ``body`` is the
+#: raw (still transfer-encoded) body of a text part located by ``plain_parts``,
+#: ``None`` where ``email`` holds the payload.
+_Walk = Iterable[tuple[int, email.message.Message, str, bytes | None]]
 
 
 def _read(raw: bytes) -> tuple[email.message.Message, _Walk]:
     """The message's headers and its parts in ``walk()`` order, numbered.
 
     A message whose structure is plain is located with ``parts.plain_parts``
-    and only its text parts get a payload (the raw body, decoded later exactly
-    as ``email`` decodes it); any other message is read by ``email`` whole.
+    and only its text parts get a body (the raw bytes, decoded later exactly
+    as ``email`` decodes them); any other message is read by ``email`` whole.
     """
     plain = plain_parts(raw)
     if plain is None:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-        return msg, ((n, part, part.get_content_type()) for n, part in enumerate(msg.walk()))
+        return msg, ((n, part, part.get_content_type(), None) for n, part in enumerate(msg.walk()))
+    walk: list[tuple[int, email.message.Message, str, bytes | None]] = []
     for part in plain:
+        body = None
         if part.content_type in ("text/html", "text/plain"):
-            part.headers.set_payload(raw[part.body_start : part.body_end])
+            body = raw[part.body_start : part.body_end]
         elif part.content_type.startswith("multipart/"):
             part.headers.set_payload([])  # is_multipart(), as ``email`` has it
-    return plain[0].headers, [(p.number, p.headers, p.content_type) for p in plain]
+        walk.append((part.number, part.headers, part.content_type, body))
+    return plain[0].headers, walk
+
+
+_UUENCODE = ("x-uuencode", "uuencode", "uue", "x-uue")
+
+
+def _payload(part: email.message.Message, body: bytes | None) -> object:
+    """``part.get_payload(decode=True)``, from the raw body where there is one.
+
+    ``email`` would turn the body into text and back to bytes first (a copy
+    of each text part, twice); the decoding itself is the same calls on the
+    same bytes. The defects ``email`` notes while decoding are not read by
+    anyone, here or there. Anything unusual is left to ``email`` itself.
+    """
+    if body is None:
+        return part.get_payload(decode=True)
+    cte = str(part.get("content-transfer-encoding", "")).lower()
+    if cte == "quoted-printable":
+        return quopri.decodestring(body)
+    if cte == "base64":
+        # ``email._encoded_words.decode_b``'s first try; it tries harder
+        # only where this one fails.
+        data = b"".join(body.splitlines())
+        padding = b"==="[: 4 - len(data) % 4] if len(data) % 4 else b""
+        try:
+            return base64.b64decode(data + padding, validate=True)
+        except binascii.Error:
+            pass
+    elif cte not in _UUENCODE:
+        return body
+    part.set_payload(body)
+    return part.get_payload(decode=True)
 
 
 def parse_message(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> ParsedMessage:
@@ -254,7 +293,7 @@ def _parse(raw: bytes, limits: Limits) -> ParsedMessage:
     parts: list[TextPart] = []
     for defect in msg.defects:
         errors.append(_defect_text("message", defect))
-    for number, part, ctype in walk:
+    for number, part, ctype, body in walk:
         if number:
             for defect in part.defects:
                 errors.append(_defect_text(f"part {number}", defect))
@@ -265,7 +304,7 @@ def _parse(raw: bytes, limits: Limits) -> ParsedMessage:
         if part.get_content_disposition() == "attachment":
             continue
         label = f"part {number} ({ctype})"
-        payload = part.get_payload(decode=True)
+        payload = _payload(part, body)
         if not isinstance(payload, bytes):
             errors.append(f"{label}: body could not be decoded")
             continue

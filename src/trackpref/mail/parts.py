@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 
-__all__ = ["Leaf", "Part", "clear_part_caches", "encode_body", "find_leaves", "plain_parts"]
+__all__ = [
+    "Leaf",
+    "Part",
+    "clear_part_caches",
+    "encode_body",
+    "find_leaves",
+    "header_fields",
+    "plain_parts",
+]
 
 _MAX_DEPTH = 32
 _MAX_LEAVES = 1000
@@ -29,6 +37,10 @@ _PLAIN_MAX_PARTS = 256
 _HEADERS = email.parser.BytesHeaderParser(policy=email.policy.compat32)
 #: A CR not followed by LF, where ``email`` ends a line and this module does not.
 _BARE_CR = re.compile(rb"\r(?!\n)")
+#: A line ``email``'s parser takes for a header line: a field name and a
+#: colon, a continuation (white space first) or an mbox ``From `` line (the
+#: pattern is ``email.feedparser.headerRE``).
+_HEADER_LINE = re.compile(r"From |[\041-\071\073-\176]*:|[\t ]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +171,7 @@ def plain_parts(raw: bytes) -> list[Part] | None:
     reads the message with ``email`` itself, so that broken mail gets the same
     report as before.
     """
-    if _BARE_CR.search(raw) is not None:
+    if b"\r" in raw and _BARE_CR.search(raw) is not None:
         return None
     out: list[Part] = []
     if not _plain(raw, 0, len(raw), 0, out):
@@ -207,13 +219,15 @@ def _plain(raw: bytes, start: int, end: int, depth: int, out: list[Part]) -> boo
 #: sender, while a message's own headers are longer and never recur.
 _MAX_CACHED_BLOCK = 512
 
+_Fields = tuple[tuple[tuple[str, str], ...], str | None]
+
 
 def _headers(block: bytes) -> email.message.Message | None:
     """The headers of a block as ``email`` parses them; ``None`` if it finds a defect."""
     if len(block) > _MAX_CACHED_BLOCK:
-        parsed = _HEADERS.parsebytes(block)
-        return None if parsed.defects else parsed
-    known = _header_items(block)
+        known = _header_items.__wrapped__(block)
+    else:
+        known = _header_items(block)
     if known is None:
         return None
     items, unixfrom = known
@@ -227,11 +241,74 @@ def _headers(block: bytes) -> email.message.Message | None:
 
 
 @lru_cache(maxsize=1024)
-def _header_items(block: bytes) -> tuple[tuple[tuple[str, str], ...], str | None] | None:
+def _header_items(block: bytes) -> _Fields | None:
+    fields = header_fields(block)
+    if fields is not None:
+        return fields
     parsed = _HEADERS.parsebytes(block)
     if parsed.defects:
         return None
     return tuple(parsed.raw_items()), parsed.get_unixfrom()
+
+
+def header_fields(block: bytes) -> _Fields | None:
+    """The fields of a header block and its mbox ``From `` line, as ``email`` stores them.
+
+    ``email``'s parser is general (it feeds lines one by one through a stack
+    of predicates); a header block is read here in one pass over its lines,
+    with the parser's rules: a field runs from its name and colon over the
+    lines that start with white space, and its value is the rest of the first
+    line without the leading blanks, then the following lines as they are,
+    without the final line ending (``compat32.header_source_parse``).
+
+    ``None`` wherever the parser would do anything else: note a defect (a
+    line that is no header, a continuation first, an empty field name), read
+    a line as the body, meet a ``From `` line after the first, or end a line
+    at a bare CR. The caller then asks the parser itself.
+    """
+    text = block.decode("ascii", "surrogateescape")
+    if text.count("\r") != text.count("\r\n"):
+        return None
+    lines = text.split("\n")
+    last = lines.pop()  # what follows the last line ending: a line without one
+    ends = len(lines)
+    items: list[tuple[str, str]] = []
+    unixfrom: str | None = None
+    field: list[str] = []
+    for number, line in enumerate(lines if not last else [*lines, last]):
+        if number < ends:
+            line += "\n"
+        if line == "\n" or line == "\r\n":  # the empty line: the headers end
+            if number != len(lines) - 1 or last:
+                return None  # more after it would be the body
+            break
+        if _HEADER_LINE.match(line) is None:
+            return None
+        if line[0] in " \t":
+            if not field:
+                return None
+            field.append(line)
+            continue
+        if field:
+            items.append(_field(field))
+            field = []
+        if line.startswith("From "):
+            if number:
+                return None
+            unixfrom = line.removesuffix("\n").removesuffix("\r")
+            continue
+        if line.find(":") == 0:
+            return None
+        field = [line]
+    if field:
+        items.append(_field(field))
+    return tuple(items), unixfrom
+
+
+def _field(lines: list[str]) -> tuple[str, str]:
+    name, value = lines[0].split(":", 1)
+    value = value.lstrip(" \t") + "".join(lines[1:])
+    return name, value.rstrip("\r\n")
 
 
 def clear_part_caches() -> None:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from .campaigns import CampaignKey, Observed, campaign_key, per_recipient, skeleton
 from .classify import (
     MessageContext,
-    classify_image,
+    classify_image_values,
     classify_link,
     clear_verdict_caches,
     is_clickish,
@@ -24,12 +24,12 @@ from .classify import (
 )
 from .endpoints import EndpointTable, default_table, host_suffixes
 from .html_elements import clear_style_caches
-from .html_scan import MAX_TREE_TAGS, scan_html
+from .html_scan import MAX_TREE_TAGS, scan_html_values
 from .message import DEFAULT_LIMITS, Limits, clear_header_caches, parse_message
 from .parts import clear_part_caches
 from .redirects import embedded_url
 from .report import MessageReport, Tracker, TrackerKind
-from .text_scan import find_text_links
+from .text_scan import text_link_urls
 from .tokens import clear_token_caches, recipient_forms
 from .urls import registrable_domain, split_url
 
@@ -90,10 +90,11 @@ def _observe(
         return None
     if kind is TrackerKind.CLICK:
         # A per-recipient link is a tracker only where clicks are counted; an
-        # unsubscribe or password link must carry the identity to work.
-        if is_functional(parts, text, functional_urls):
-            return None
+        # unsubscribe or password link must carry the identity to work. (The
+        # cheaper test first: most links are neither.)
         if not (is_clickish(parts) or tracking_host_label(parts, table)):
+            return None
+        if is_functional(parts, text, functional_urls):
             return None
     return Observed(url, kind, shape)
 
@@ -160,23 +161,21 @@ def _analyse(raw: RawMessage, limits: Limits, table: EndpointTable) -> MessageAn
             tree = tags <= min(tree_tags, MAX_TREE_TAGS)
             if tree:
                 tree_tags -= tags
-            found = scan_html(part.text, tree=tree)
+            found = scan_html_values(part.text, tree=tree, tags=tags)
             if found.error:
                 errors.append(f"part {part.number} (text/html): {found.error}")
-            for image in found.images:
-                url = image.src
-                seen = (url, _PIXEL, image.width, image.height, image.hidden)
+            for url, width, height, hidden, _ in found.images:
+                seen = (url, _PIXEL, width, height, hidden)
                 if (url, _PIXEL) not in trackers and seen not in done:
                     done.add(seen)
-                    record(url, _PIXEL, "", classify_image(image, ctx))
+                    record(url, _PIXEL, "", classify_image_values(url, width, height, hidden, ctx))
             for link in found.links:
-                url, text = link.href, link.text
+                url, text = link[0], link[1]
                 if (url, _CLICK) not in trackers and (url, _CLICK, text) not in done:
                     done.add((url, _CLICK, text))
                     record(url, _CLICK, text, classify_link(url, text, ctx))
         else:
-            for text_link in find_text_links(part.text):
-                url = text_link.url
+            for url in text_link_urls(part.text):
                 if (url, _CLICK) not in trackers and (url, _CLICK, "") not in done:
                     done.add((url, _CLICK, ""))
                     record(url, _CLICK, "", classify_link(url, "", ctx))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["TextLink", "find_text_links"]
+__all__ = ["TextLink", "find_text_links", "text_link_urls"]
 
 #: A URL's characters: anything up to white space or a character no URL
 #: contains unescaped (only these ASCII ones: other white space stays in).
@@ -28,7 +28,16 @@ class TextLink:
 
 
 def find_text_links(text: str) -> list[TextLink]:
-    links: list[TextLink] = []
+    return [TextLink(text[start:end], start, end) for start, end in _spans(text)]
+
+
+def text_link_urls(text: str) -> list[str]:
+    """The URLs of ``find_text_links``, without their offsets (for the scanner)."""
+    return [text[start:end] for start, end in _spans(text)]
+
+
+def _spans(text: str) -> list[tuple[int, int]]:
+    links: list[tuple[int, int]] = []
     at = 0
     while len(links) < _MAX_LINKS:
         # "://" is rarer than "http" and needs no lower-cased copy of the text.
@@ -51,6 +60,6 @@ def find_text_links(text: str) -> list[TextLink]:
                 break
             end -= 1
         if end > body:
-            links.append(TextLink(text[start:end], start, end))
+            links.append((start, end))
         at = max(end, body)
     return links

@@ -15,7 +15,7 @@ import hashlib
 import math
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import quote, unquote
 
@@ -181,6 +181,14 @@ class RecipientForms:
     needles: tuple[tuple[str, str], ...] = ()
     exact: tuple[tuple[str, str], ...] = ()
     addresses: tuple[bytes, ...] = ()
+    #: Kept: the forms are part of the key of every recipient lookup.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.needles, self.exact, self.addresses)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def __bool__(self) -> bool:
         return bool(self.addresses)
@@ -233,7 +241,7 @@ def _recipient_forms(addresses: tuple[str, ...]) -> RecipientForms:
 
 
 def clear_token_caches() -> None:
-    for cached in (is_token, could_vary, _recipient_forms):
+    for cached in (is_token, could_vary, _recipient_forms, _found_recipient):
         cached.cache_clear()
 
 
@@ -256,6 +264,18 @@ def find_recipient(parts: URLParts, forms: RecipientForms) -> str | None:
     """
     if not forms:
         return None
+    if len(parts.url) <= _MAX_CACHED_URL:
+        return _found_recipient(parts, forms)
+    return _found_recipient.__wrapped__(parts, forms)
+
+
+#: Answers for URLs up to this length are remembered, per set of recipients:
+#: a sender's logo and links recur in every message a person gets from it.
+_MAX_CACHED_URL = 2048
+
+
+@lru_cache(maxsize=32768)
+def _found_recipient(parts: URLParts, forms: RecipientForms) -> str | None:
     url = parts.url
     lowered = url.lower()
     decoded = unquote(url).lower() if "%" in url else lowered

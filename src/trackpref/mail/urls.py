@@ -28,12 +28,16 @@ __all__ = [
 MAX_URL_CHARS = 16_384
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class URLParts:
     """An absolute http(s) URL (or a scheme-relative one) taken apart.
 
     ``segments`` keep their percent-encoding, because tokens and wrapped URLs
     are recognised in both forms; ``query`` is decoded by ``parse_qsl``.
+
+    Two parts are equal when their URLs are: every other field is computed
+    from ``url`` by ``split_url``. The caches keyed by parts then hash one
+    string (whose hash Python keeps) instead of every segment and parameter.
     """
 
     url: str
@@ -48,6 +52,14 @@ class URLParts:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "query_keys", frozenset([key.lower() for key, _ in self.query]))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, URLParts):
+            return NotImplemented
+        return self.url == other.url
+
+    def __hash__(self) -> int:
+        return hash(self.url)
 
 
 def _split_plain(value: str) -> tuple[str, str, str, str | None] | None:
