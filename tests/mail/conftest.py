@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -11,23 +10,12 @@ from typing import Any
 
 import pytest
 
+from support.mail_corpus import load_corpus_module
+
 ROOT = Path(__file__).resolve().parents[2]
 # ``mail_helpers`` sits next to the tests; make it importable in any import mode.
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
-
-
-def load_corpus_module() -> ModuleType:
-    name = "make_mail_corpus"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "make_mail_corpus.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="session")

@@ -99,8 +99,9 @@ def mailboxes() -> list[list[RawMessage]]:
     The damaged copies are a mailbox of their own, so that they cannot change
     what the copies of a campaign reveal about the intact messages.
     """
-    sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import load_corpus_module
+    # tests/ on the path: this file also runs as a script (``--update``).
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from support.mail_corpus import load_corpus_module
 
     gen = load_corpus_module()
     out: list[list[RawMessage]] = []
