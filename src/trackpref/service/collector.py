@@ -27,7 +27,7 @@ import datetime as dt
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter
@@ -378,21 +378,7 @@ class Collector:
             else:
                 t = (site, day, "event", capped(site, day, "event", ev.type))
                 tallies[t] = tallies.get(t, 0) + 1
-        kept_counts: dict[str, int] = {}
-        for (site, signal, kept, pageview), n in groups.items():
-            kept_counts[kept] = kept_counts.get(kept, 0) + n
-            keys: list[Tally] = [(site, day, "kept", kept)]
-            if pageview:
-                keys += [
-                    (site, day, "pageviews", "total"),
-                    (site, day, "device", device),
-                    (site, day, "os", os_family),
-                    (site, day, "region", capped(site, day, "region", region)),
-                    (site, day, "signal", signal),
-                    (site, day, "adoption", f"{device}|{signal}"),
-                ]
-            for t in keys:
-                tallies[t] = tallies.get(t, 0) + n
+        kept_counts = self._count_groups(groups, tallies, day, device, os_family, region)
         return Prepared(rows, tallies, len(events), kept_counts)
 
     def _prepare_one(
@@ -627,17 +613,32 @@ class Collector:
             for (site, value), n in counted.items():
                 t = (site, day, metric, capped(site, day, metric, value))
                 tallies[t] = tallies.get(t, 0) + n
-        kept_counts: dict[str, int] = {}
         if one_site and len(set(signals)) == 1:
             site, signal = sites[0], signals[0]
             by_kept = Counter(zip(kept, pageview, strict=True))
             groups = Counter({(site, signal, k, v): n for (k, v), n in by_kept.items()})
         else:
             groups = Counter(zip(sites, signals, kept, pageview, strict=True))
-        for (site, signal, kept_as, is_pv), n in groups.items():
-            kept_counts[kept_as] = kept_counts.get(kept_as, 0) + n
-            keys: list[Tally] = [(site, day, "kept", kept_as)]
-            if is_pv:
+        kept_counts = self._count_groups(groups, tallies, day, device, os_family, region)
+        return Prepared(rows, tallies, len(events), kept_counts)
+
+    def _count_groups(
+        self,
+        groups: Mapping[tuple[str, str, str, bool], int],
+        tallies: dict[Tally, int],
+        day: str,
+        device: str,
+        os_family: str,
+        region: str,
+    ) -> dict[str, int]:
+        """Spread the events grouped by (site, signal, what was kept, page view?)
+        over their metrics; the events by what was kept, for the metrics."""
+        capped = self._capped
+        kept_counts: dict[str, int] = {}
+        for (site, signal, kept, pageview), n in groups.items():
+            kept_counts[kept] = kept_counts.get(kept, 0) + n
+            keys: list[Tally] = [(site, day, "kept", kept)]
+            if pageview:
                 keys += [
                     (site, day, "pageviews", "total"),
                     (site, day, "device", device),
@@ -648,7 +649,7 @@ class Collector:
                 ]
             for t in keys:
                 tallies[t] = tallies.get(t, 0) + n
-        return Prepared(rows, tallies, len(events), kept_counts)
+        return kept_counts
 
     def prepare_open(
         self,
