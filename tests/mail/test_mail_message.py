@@ -113,10 +113,10 @@ def test_attachments_and_non_text_parts_are_never_decoded(monkeypatch: pytest.Mo
             decoded.append(self.get_content_type())
         return original(self, i, decode)
 
-    def spy_body(part: email.message.Message, body: bytes | None) -> object:
+    def spy_body(part: email.message.Message, body: bytes | None, cte: str) -> object:
         if body is not None:
             decoded.append(part.get_content_type())
-        return original_body(part, body)
+        return original_body(part, body, cte)
 
     monkeypatch.setattr(email.message.Message, "get_payload", spy)
     monkeypatch.setattr(message, "_payload", spy_body)
@@ -258,4 +258,5 @@ def test_bodies_are_decoded_as_email_decodes_them(body: bytes, cte: str) -> None
     for name, value in headers.items():
         expected[name] = value
     expected.set_payload(body)
-    assert message._payload(headers, body) == expected.get_payload(decode=True)
+    read = str(headers.get("content-transfer-encoding", "")).lower()
+    assert message._payload(headers, body, read) == expected.get_payload(decode=True)

@@ -21,6 +21,7 @@ import quopri
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from .parts import plain_parts
 
@@ -100,10 +101,35 @@ def _header_text(raw: str) -> str | None:
     return text.encode("utf-8", "replace").decode("utf-8") or None
 
 
-def _addresses(msg: email.message.Message, names: tuple[str, ...]) -> list[str]:
+class _Fields:
+    """``get`` and ``get_all`` over a message's own headers, indexed in one pass.
+
+    ``Message.get`` walks every header for each name asked, and a scan asks
+    for a dozen names; the values come out exactly as ``Message`` gives them
+    (through its policy's ``header_fetch_parse``).
+    """
+
+    __slots__ = ("_fetch", "_index")
+
+    def __init__(self, msg: email.message.Message) -> None:
+        self._fetch = msg.policy.header_fetch_parse
+        index: dict[str, list[tuple[str, str]]] = {}
+        for name, value in msg.raw_items():
+            index.setdefault(name.lower(), []).append((name, value))
+        self._index = index
+
+    def get(self, name: str) -> object:
+        found = self._index.get(name.lower())
+        return self._fetch(*found[0]) if found else None
+
+    def get_all(self, name: str) -> list[object]:
+        return [self._fetch(key, value) for key, value in self._index.get(name.lower(), ())]
+
+
+def _addresses(msg: _Fields, names: tuple[str, ...]) -> list[str]:
     values: list[str] = []
     for name in names:
-        values.extend(str(v) for v in msg.get_all(name, []))
+        values.extend(str(v) for v in msg.get_all(name))
     if sum(map(len, values)) <= _MAX_CACHED:
         return list(_address_list(tuple(values)))
     return list(_address_list.__wrapped__(tuple(values)))
@@ -119,7 +145,7 @@ def _address_list(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(addr for _, addr in pairs if "@" in addr)
 
 
-def _list_unsubscribe(msg: email.message.Message) -> tuple[str, ...]:
+def _list_unsubscribe(msg: _Fields) -> tuple[str, ...]:
     value = header_text(msg.get("List-Unsubscribe")) or ""
     urls = []
     for piece in value.split(","):
@@ -150,7 +176,7 @@ def _utc_day(value: str) -> str | None:
 
 
 def clear_header_caches() -> None:
-    for cached in (_header_text, _address_list, _utc_day):
+    for cached in (_header_text, _address_list, _utc_day, _text_facts_of):
         cached.cache_clear()
 
 
@@ -210,13 +236,20 @@ def _defect_text(where: str, defect: object) -> str:
     return f"{where}: broken MIME ({name}{': ' + detail if detail else ''})"[:300]
 
 
-#: ``(number, part, content type, body)`` in ``walk()`` order; ``body`` is the
-#: raw (still transfer-encoded) body of a text part located by ``plain_parts``,
-#: ``None`` where ``email`` holds the payload.
-_Walk = Iterable[tuple[int, email.message.Message, str, bytes | None]]
+class _Part(NamedTuple):
+    """A part in ``walk()`` order, with what ``_parse`` asks of it."""
+
+    number: int
+    headers: email.message.Message
+    content_type: str
+    #: The raw (still transfer-encoded) body of a text part located by
+    #: ``plain_parts``; ``None`` where ``email`` holds the payload.
+    body: bytes | None = None
+    #: The header fields, where ``plain_parts`` read them (a cache key).
+    fields: tuple[tuple[str, str], ...] | None = None
 
 
-def _read(raw: bytes) -> tuple[email.message.Message, _Walk]:
+def _read(raw: bytes) -> tuple[email.message.Message, Iterable[_Part]]:
     """The message's headers and its parts in ``walk()`` order, numbered.
 
     A message whose structure is plain is located with ``parts.plain_parts``
@@ -226,24 +259,56 @@ def _read(raw: bytes) -> tuple[email.message.Message, _Walk]:
     plain = plain_parts(raw)
     if plain is None:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-        return msg, ((n, part, part.get_content_type(), None) for n, part in enumerate(msg.walk()))
-    walk: list[tuple[int, email.message.Message, str, bytes | None]] = []
+        return msg, (_Part(n, part, part.get_content_type()) for n, part in enumerate(msg.walk()))
+    walk: list[_Part] = []
     for part in plain:
         body = None
         if part.content_type in ("text/html", "text/plain"):
             body = raw[part.body_start : part.body_end]
         elif part.content_type.startswith("multipart/"):
             part.headers.set_payload([])  # is_multipart(), as ``email`` has it
-        walk.append((part.number, part.headers, part.content_type, body))
+        walk.append(_Part(part.number, part.headers, part.content_type, body, part.fields))
     return plain[0].headers, walk
+
+
+class _TextFacts(NamedTuple):
+    """What ``_parse`` reads of a text part's headers."""
+
+    disposition: str | None
+    charset: str | None
+    #: ``Content-Transfer-Encoding`` as ``get_payload`` reads it, and as checked.
+    encoding: str
+    encoding_checked: str
+
+
+def _text_facts(part: email.message.Message) -> _TextFacts:
+    disposition = part.get_content_disposition()
+    # An attachment is skipped before anything else is read of it.
+    charset = None if disposition == "attachment" else part.get_content_charset()
+    return _TextFacts(
+        disposition,
+        charset,
+        str(part.get("content-transfer-encoding", "")).lower(),
+        str(part.get("Content-Transfer-Encoding", "7bit")).strip().lower(),
+    )
+
+
+@lru_cache(maxsize=1024)
+def _text_facts_of(fields: tuple[tuple[str, str], ...]) -> _TextFacts:
+    # Cached: a sender's text parts carry the same few headers in every message.
+    part = email.message.Message(policy=email.policy.compat32)
+    for name, value in fields:
+        part.set_raw(name, value)
+    return _text_facts(part)
 
 
 _UUENCODE = ("x-uuencode", "uuencode", "uue", "x-uue")
 
 
-def _payload(part: email.message.Message, body: bytes | None) -> object:
+def _payload(part: email.message.Message, body: bytes | None, cte: str) -> object:
     """``part.get_payload(decode=True)``, from the raw body where there is one.
 
+    ``cte`` is the ``Content-Transfer-Encoding`` as ``get_payload`` reads it.
     ``email`` would turn the body into text and back to bytes first (a copy
     of each text part, twice); the decoding itself is the same calls on the
     same bytes. The defects ``email`` notes while decoding are not read by
@@ -251,7 +316,6 @@ def _payload(part: email.message.Message, body: bytes | None) -> object:
     """
     if body is None:
         return part.get_payload(decode=True)
-    cte = str(part.get("content-transfer-encoding", "")).lower()
     if cte == "quoted-printable":
         return quopri.decodestring(body)
     if cte == "base64":
@@ -288,12 +352,13 @@ def _parse(raw: bytes, limits: Limits) -> ParsedMessage:
             (f"message is {size:.1f} MiB, over the {cap:.0f} MiB limit; not scanned",),
         )  # fmt: skip
     msg, walk = _read(raw)
-    sender = header_text(msg.get("From"))
-    senders = _addresses(msg, ("from",))
+    headers = _Fields(msg)
+    sender = header_text(headers.get("From"))
+    senders = _addresses(headers, ("from",))
     parts: list[TextPart] = []
     for defect in msg.defects:
         errors.append(_defect_text("message", defect))
-    for number, part, ctype, body in walk:
+    for number, part, ctype, body, fields in walk:
         if number:
             for defect in part.defects:
                 errors.append(_defect_text(f"part {number}", defect))
@@ -301,17 +366,18 @@ def _parse(raw: bytes, limits: Limits) -> ParsedMessage:
             continue
         if ctype not in ("text/html", "text/plain"):
             continue
-        if part.get_content_disposition() == "attachment":
+        facts = _text_facts(part) if fields is None else _text_facts_of(fields)
+        if facts.disposition == "attachment":
             continue
         label = f"part {number} ({ctype})"
-        payload = _payload(part, body)
+        payload = _payload(part, body, facts.encoding)
         if not isinstance(payload, bytes):
             errors.append(f"{label}: body could not be decoded")
             continue
-        cte = str(part.get("Content-Transfer-Encoding", "7bit")).strip().lower()
+        cte = facts.encoding_checked
         if cte not in ("7bit", "8bit", "binary", "base64", "quoted-printable", ""):
             errors.append(f"{label}: unknown Content-Transfer-Encoding {cte!r}; read as-is")
-        text, _, problem = decode_text(payload, part.get_content_charset())
+        text, _, problem = decode_text(payload, facts.charset)
         if problem:
             errors.append(f"{label}: {problem}")
         complete = True
@@ -324,14 +390,14 @@ def _parse(raw: bytes, limits: Limits) -> ParsedMessage:
             complete = False
         parts.append(TextPart(ctype.split("/")[1], text, number, complete))
     return ParsedMessage(
-        message_id=header_text(msg.get("Message-ID")),
+        message_id=header_text(headers.get("Message-ID")),
         sender=sender,
         sender_address=senders[0].lower() if senders else None,
-        subject=header_text(msg.get("Subject")),
-        list_id=header_text(msg.get("List-Id")),
-        sent_day=_sent_day(msg.get("Date")),
-        recipients=tuple(_addresses(msg, _RECIPIENT_HEADERS)),
-        list_unsubscribe=_list_unsubscribe(msg),
+        subject=header_text(headers.get("Subject")),
+        list_id=header_text(headers.get("List-Id")),
+        sent_day=_sent_day(headers.get("Date")),
+        recipients=tuple(_addresses(headers, _RECIPIENT_HEADERS)),
+        list_unsubscribe=_list_unsubscribe(headers),
         parts=tuple(parts),
         errors=tuple(errors),
     )

@@ -152,6 +152,9 @@ class Part:
     body_start: int
     body_end: int
     content_type: str
+    #: The header fields ``headers`` holds, as ``email`` stores them: the same
+    #: tuple for every part with the same header block (a cache key).
+    fields: tuple[tuple[str, str], ...] = ()
 
 
 def plain_parts(raw: bytes) -> list[Part] | None:
@@ -183,14 +186,15 @@ def _plain(raw: bytes, start: int, end: int, depth: int, out: list[Part]) -> boo
     if depth > _PLAIN_MAX_DEPTH or len(out) >= _PLAIN_MAX_PARTS:
         return False
     body_start = min(_header_end(raw, start, end), end)
-    headers = _headers(raw[start:body_start])
-    if headers is None:
+    known = _headers(raw[start:body_start])
+    if known is None:
         return False
+    headers, fields = known
     ctype = headers.get_content_type()
     maintype, _, subtype = ctype.partition("/")
     if maintype == "message":
         return False
-    out.append(Part(len(out), headers, body_start, end, ctype))
+    out.append(Part(len(out), headers, body_start, end, ctype, fields))
     if maintype != "multipart":
         return True
     boundary = headers.get_boundary()
@@ -222,8 +226,11 @@ _MAX_CACHED_BLOCK = 512
 _Fields = tuple[tuple[tuple[str, str], ...], str | None]
 
 
-def _headers(block: bytes) -> email.message.Message | None:
-    """The headers of a block as ``email`` parses them; ``None`` if it finds a defect."""
+def _headers(block: bytes) -> tuple[email.message.Message, tuple[tuple[str, str], ...]] | None:
+    """The headers of a block as ``email`` parses them, and their fields.
+
+    ``None`` if the parser finds a defect.
+    """
     if len(block) > _MAX_CACHED_BLOCK:
         known = _header_items.__wrapped__(block)
     else:
@@ -237,7 +244,7 @@ def _headers(block: bytes) -> email.message.Message | None:
     if unixfrom is not None:
         msg.set_unixfrom(unixfrom)
     msg.set_payload("")  # as the parser leaves a header block's empty body
-    return msg
+    return msg, items
 
 
 @lru_cache(maxsize=1024)
