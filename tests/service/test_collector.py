@@ -94,6 +94,29 @@ def _all_ways(
     return out
 
 
+def _in_turn(
+    collector: Collector, bodies: list[bytes], header: tuple[str | None, str | None], cap: int
+) -> list[Any]:
+    """Each way over the same requests in turn, so later ones meet the caps the
+    earlier ones filled (a cap not reached, crossed, or full before the batch)."""
+    pref = resolve_headers(header[0], header[1])
+    kwargs: dict[str, Any] = {
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+        "accept_language": "de-DE,de;q=0.9",
+        "ip": "192.0.2.7",
+        "array": True,
+    }
+    out = []
+    for way in (collector._prepare_columns, _one_by_one(collector)):
+        collector._seen.clear()
+        collector.cardinality = cap
+        answers = []
+        for body in bodies:
+            answers.append(_comparable(way(parse_events(body, max_events=500), pref, **kwargs)))
+        out.append(answers)
+    return out
+
+
 def _one_by_one(collector: Collector) -> Any:
     def run(*args: Any, **kwargs: Any) -> Prepared:
         saved = collector_module.COLUMNS_FROM
@@ -174,3 +197,38 @@ def test_a_refused_event_is_named_by_its_position(collector: Collector) -> None:
             array=True,
         )
     assert caught.value.field == "events[7].url"
+
+
+paths = st.sampled_from([f"/p{i}" for i in range(8)])
+referrers = st.sampled_from(["https://search.example/", "https://www.b.example/", "", None])
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    batches=st.lists(
+        st.lists(st.tuples(paths, referrers), min_size=16, max_size=40), min_size=2, max_size=4
+    ),
+    header=headers,
+    cap=st.sampled_from([1, 3, 6, 500]),
+)
+def test_caps_met_across_batches_agree(
+    collector: Collector,
+    batches: list[list[tuple[str, str | None]]],
+    header: tuple[str | None, str | None],
+    cap: int,
+) -> None:
+    # One site's page views (the path with set-based caps), several requests in
+    # a row: values first seen, the batch that crosses the cap, a full cap.
+    bodies = [
+        json.dumps(
+            [
+                {"site": "a.example", "type": "pageview", "url": url, "referrer": ref}
+                for url, ref in batch
+            ]
+        ).encode()
+        for batch in batches
+    ]
+    columns, one_by_one = _in_turn(collector, bodies, header, cap)
+    assert columns == one_by_one

@@ -223,6 +223,38 @@ class Collector:
             seen = self._seen[key] = set()
         return seen
 
+    def _add_capped(
+        self, tallies: dict[Tally, int], site: str, day: str, metric: str, counted: Counter[str]
+    ) -> None:
+        """Add one metric's counts (values in first-seen order) to ``tallies``,
+        which holds none of this metric yet; as :meth:`_capped` value by value.
+
+        Order matters only to the batch that crosses the cap. Before it, every
+        value is kept; after it, exactly the values already seen are, so set
+        operations and C-level ``zip`` and ``map`` do the work.
+        """
+        seen = self._seen_set(site, day, metric)
+        new = counted.keys() - seen
+        room = self.cardinality - len(seen)
+        if new and 0 < room < len(new):
+            capped = self._capped
+            for value, n in counted.items():
+                key = (site, day, metric, capped(site, day, metric, value))
+                tallies[key] = tallies.get(key, 0) + n
+            return
+        values: Iterable[str] = counted
+        other = 0
+        if new and room > 0:
+            seen.update(new)
+        elif new:
+            other = sum(map(counted.__getitem__, new))
+            values = [v for v in counted if v not in new]
+        keys = zip(repeat(site), repeat(day), repeat(metric), values)
+        tallies.update(zip(keys, map(counted.__getitem__, values), strict=True))
+        if other:
+            key = (site, day, metric, OTHER)
+            tallies[key] = tallies.get(key, 0) + other
+
     def _capped(self, site: str, day: str, metric: str, value: str) -> str:
         """``value``, or :data:`OTHER` once the metric has ``cardinality`` values."""
         seen = self._seen_set(site, day, metric)
@@ -585,12 +617,15 @@ class Collector:
         tallies: dict[Tally, int] = {}
         capped = self._capped
         one_site = len(set(sites)) == 1
+        paths: Counter[tuple[str, str]]
+        from_refs: Counter[tuple[str, str]]
         if all(pageview) and one_site:
             # The common batch: one site's page views. Counting bare strings
-            # spares building and hashing a tuple per event.
-            site = sites[0]
-            paths = Counter({(site, v): n for v, n in Counter(path_c).items()})
-            from_refs = Counter({(site, v): n for v, n in Counter(refs).items()})
+            # spares building and hashing a tuple per event, and the cap is
+            # met by set operations (see _add_capped).
+            self._add_capped(tallies, sites[0], day, "path", Counter(path_c))
+            self._add_capped(tallies, sites[0], day, "referrer", Counter(refs))
+            paths = from_refs = Counter()  # counted already
         elif all(pageview):
             paths = Counter(zip(sites, path_c, strict=True))
             from_refs = Counter(zip(sites, refs, strict=True))

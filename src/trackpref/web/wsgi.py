@@ -64,13 +64,12 @@ class WSGIPreferenceMiddleware:
         self._outcomes = self.honoring.outcomes
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        dnt = environ.get("HTTP_DNT")
+        gpc = environ.get("HTTP_SEC_GPC")
+        fetch_site = environ.get("HTTP_SEC_FETCH_SITE")
+        fetch_dest = environ.get("HTTP_SEC_FETCH_DEST")
+        cookie = environ.get("HTTP_COOKIE")
         honoring = self.honoring
-        get = environ.get
-        dnt = get("HTTP_DNT")
-        gpc = get("HTTP_SEC_GPC")
-        fetch_site = get("HTTP_SEC_FETCH_SITE")
-        fetch_dest = get("HTTP_SEC_FETCH_DEST")
-        cookie = get("HTTP_COOKIE")
         consent_id = None if cookie is None or _MARK not in cookie else _cookie(cookie)
         if consent_id is None:
             # One dict lookup for nearly every request (see Honoring.cached_outcome).
@@ -82,15 +81,15 @@ class WSGIPreferenceMiddleware:
                 None if dnt is None else (dnt,),
                 None if gpc is None else (gpc,),
                 consent_id=consent_id,
-                host=get("HTTP_HOST", ""),
-                referer=get("HTTP_REFERER"),
-                origin=get("HTTP_ORIGIN"),
+                host=environ.get("HTTP_HOST", ""),
+                referer=environ.get("HTTP_REFERER"),
+                origin=environ.get("HTTP_ORIGIN"),
                 sec_fetch_site=fetch_site,
                 sec_fetch_dest=fetch_dest,
             )
         environ["trackpref.decision"] = outcome.decision  # ENVIRON_DECISION, no global lookup
 
-        path: str = get("PATH_INFO") or "/"
+        path: str = environ.get("PATH_INFO") or "/"
         if path.startswith(self._owned):
             response = self._own(path, environ, outcome, consent_id)
             if response is not None:
@@ -99,13 +98,10 @@ class WSGIPreferenceMiddleware:
             return _plain(
                 start_response, honoring.declared(honoring.consent_page(outcome), outcome), environ
             )
-        started = False
 
         def wrapped_start_response(
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
-            nonlocal started
-            started = True
             if outcome.strip_tracking_cookies:
                 raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
                 rewritten = honoring.response_headers(outcome, raw)
@@ -126,13 +122,13 @@ class WSGIPreferenceMiddleware:
         try:
             return self.app(environ, wrapped_start_response)
         except Exception:
-            # TPE §6.3: Tk on every response, the error one included. If the app
-            # called start_response before failing, exc_info is PEP 3333's way
-            # to replace headers not sent yet; were they sent, the server
-            # re-raises and ends the response itself.
+            # TPE §6.3: Tk on every response, the error one included. exc_info
+            # is PEP 3333's way to replace headers the app set but the server
+            # has not sent (and harmless when the app set none); were they
+            # sent, the server re-raises and ends the response itself.
             logger.exception("unhandled error in the app behind WSGIPreferenceMiddleware")
             error = honoring.server_error(outcome)
-            return _plain(start_response, error, environ, sys.exc_info() if started else None)
+            return _plain(start_response, error, environ, sys.exc_info())
 
     def _own(
         self, path: str, environ: dict[str, Any], outcome: Any, consent_id: str | None
