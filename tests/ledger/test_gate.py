@@ -692,6 +692,64 @@ def test_property_check_json_many_agrees_with_check_json(batch: list[tuple[Any, 
     assert_batch_agrees(Gate(INV, clock=lambda: NOW), batch)
 
 
+@st.composite
+def column_batches(
+    draw: st.DrawFn,
+) -> tuple[str, dict[str, list[object]], Any, list[str | None]]:
+    """One dataset's events under one preference, as the collector holds them."""
+    ds = draw(st.sampled_from(["pageviews", "pageviews", "ad_events", "subscriptions"]))
+    specs = INV.datasets[ds].fields
+    clean = draw(st.integers(0, 3)) > 0
+    names = draw(st.lists(st.sampled_from(sorted(specs)), unique=True))
+    if clean:
+        names += [name for name, spec in specs.items() if spec.required and name not in names]
+    n = draw(st.integers(0, 25))
+    columns: dict[str, list[object]] = {}
+    for name in names:
+        value = value_for(specs[name], clean)
+        if draw(st.booleans()):  # sometimes absent (None), as a referrer often is
+            value = st.one_of(value, st.none())
+        if draw(st.integers(0, 3)) == 0:  # a constant column (device, region)
+            columns[name] = [draw(value)] * n
+        else:
+            columns[name] = [draw(value) for _ in range(n)]
+    hashes = st.one_of(
+        st.none(),
+        st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=6),
+        *([] if clean else [st.just(""), st.text(max_size=4)]),
+    )
+    visitor_hashes = [draw(hashes) for _ in range(n)]
+    return ds, columns, draw(prefs), visitor_hashes
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(column_batches())
+def test_property_check_json_columns_agrees_with_check_json_many(
+    batch: tuple[str, dict[str, list[object]], Any, list[str | None]],
+) -> None:
+    ds, columns, pref, visitor_hashes = batch
+    gate = Gate(INV, clock=lambda: NOW)
+    got = gate.check_json_columns(ds, columns, pref, visitor_hashes)
+    names = list(columns)
+    rows = [[columns[name][i] for name in names] for i in range(len(visitor_hashes))]
+    events = [
+        (ds, dict(zip(names, row, strict=True)), pref, None, vh, None, None)
+        for row, vh in zip(rows, visitor_hashes, strict=True)
+    ]
+    want = gate.check_json_many(events)
+    assert (got.index, got.datasets, got.ts) == (want.index, want.datasets, want.ts)
+    assert (got.subjects, got.visitor_hashes) == (want.subjects, want.visitor_hashes)
+    assert got.fields == want.fields  # the same JSON text, byte for byte
+    assert [p.explanation.as_dict() for p in got.plans] == [
+        p.explanation.as_dict() for p in want.plans
+    ]
+    assert (got.withheld, got.sealed) == (want.withheld, want.sealed)
+    assert [(i, e.field, e.message) for i, e in got.refused] == [
+        (i, e.field, e.message) for i, e in want.refused
+    ]
+    assert_batch_agrees(gate, events)
+
+
 def test_batch_column_path_keeps_refuses_and_drops_like_one_by_one(gate: Gate) -> None:
     tricky = [
         '/say "hi"',

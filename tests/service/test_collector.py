@@ -201,31 +201,44 @@ def test_a_refused_event_is_named_by_its_position(collector: Collector) -> None:
 
 paths = st.sampled_from([f"/p{i}" for i in range(8)])
 referrers = st.sampled_from(["https://search.example/", "https://www.b.example/", "", None])
+kinds = st.sampled_from(["pageview", "pageview", "pageview", "signup", "purchase"])
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     batches=st.lists(
-        st.lists(st.tuples(paths, referrers), min_size=16, max_size=40), min_size=2, max_size=4
+        st.lists(st.tuples(kinds, paths, referrers), min_size=16, max_size=40),
+        min_size=2,
+        max_size=4,
     ),
     header=headers,
     cap=st.sampled_from([1, 3, 6, 500]),
+    sites=st.sampled_from([["a.example"], ["a.example", "b.example"]]),
+    data=st.data(),
 )
 def test_caps_met_across_batches_agree(
     collector: Collector,
-    batches: list[list[tuple[str, str | None]]],
+    batches: list[list[tuple[str, str, str | None]]],
     header: tuple[str | None, str | None],
     cap: int,
+    sites: list[str],
+    data: st.DataObject,
 ) -> None:
-    # One site's page views (the path with set-based caps), several requests in
-    # a row: values first seen, the batch that crosses the cap, a full cap.
+    # Several requests in a row, so later ones meet caps not reached, crossed
+    # during the batch, or full before it; one site's batches (counted by set
+    # operations) and several sites' (value by value), page views or not.
     bodies = [
         json.dumps(
             [
-                {"site": "a.example", "type": "pageview", "url": url, "referrer": ref}
-                for url, ref in batch
+                {
+                    "site": data.draw(st.sampled_from(sites)),
+                    "type": kind,
+                    "url": url,
+                    "referrer": ref,
+                }
+                for kind, url, ref in batch
             ]
         ).encode()
         for batch in batches

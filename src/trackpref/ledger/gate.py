@@ -381,6 +381,14 @@ def _values(
     return [list(map(itemgetter(name), dicts)) for name in names]
 
 
+def _picker(positions: list[int]) -> Callable[[Sequence[Any]], Sequence[Any]]:
+    """Takes the items at ``positions`` from a sequence, in one C-level call."""
+    if len(positions) == 1:
+        only = positions[0]
+        return lambda seq: (seq[only],)
+    return cast(Callable[[Sequence[Any]], Sequence[Any]], itemgetter(*positions))
+
+
 def _refs_ok(refs: Sequence[object]) -> bool:
     """Subject references or visitor hashes (text) that are all plainly valid."""
     texts = cast(Sequence[str], refs)
@@ -910,13 +918,73 @@ class Gate:
                     check = self._checks[ds]
                     self._encode_group(check, names, members, f_col, plan_col, None, pieces, slow)
         slow.difference_update(sealed)
-        if not slow and not sealed and len(pieces) == 1 and len(pieces[0][0]) == n:
-            return self._fast_columns(ds_col, ts_col, s_col, v_col, pieces[0][1], plan_col, plans)
+        if not slow and not sealed and sum(len(p[0]) for p in pieces) == n:
+            # Every event cleared, in one group or several (absent values
+            # split a group): the texts go back in batch order by C-level maps.
+            if len(pieces) == 1:
+                texts = pieces[0][1]
+            else:
+                by_position: dict[int, str] = {}
+                for positions, group_texts in pieces:
+                    by_position.update(zip(positions, group_texts, strict=True))
+                texts = list(map(by_position.__getitem__, range(n)))
+            return self._fast_columns(ds_col, ts_col, s_col, v_col, texts, plan_col, plans)
         json_col: list[str | None] = [None] * n
         for positions, texts in pieces:
             for i, text in zip(positions, texts, strict=True):
                 json_col[i] = text
         return self._one_by_one(events, json_col, sorted(slow), sealed, ts_col, plan_col)
+
+    def check_json_columns(
+        self,
+        dataset: str,
+        fields: Mapping[str, Sequence[object]],
+        pref: Preference,
+        visitor_hashes: Sequence[str | None],
+    ) -> GatedBatch:
+        """:meth:`check_json_many` for events of one dataset and one preference,
+        without subjects, grants or times, given as columns of field values.
+
+        A collector holds its batch as columns already; building a dict per
+        event only for the gate to take the dicts apart again costs more than
+        the checks. Event ``i`` is ``(dataset, {name: fields[name][i]},
+        pref, None, visitor_hashes[i], None, None)``, and the answer is the one
+        :meth:`check_json_many` gives for those events (a property test holds
+        it to that): whatever the column checks do not clear goes to it.
+        """
+        n = len(visitor_hashes)
+        names = tuple(fields)
+        cols = list(fields.values())
+        check = self._checks.get(dataset)
+        if n and check is not None and all(len(col) == n for col in cols):
+            ds_col = [dataset] * n
+            nones: list[None] = [None] * n
+            plan_col, plans = self._plans_of(ds_col, [pref] * n, nones, nones)
+            kinds = set(map(type, visitor_hashes))
+            if (
+                not any(p is None or p.sealed for p in plans)
+                and kinds <= _TEXT_OR_ABSENT
+                and (kinds == _ABSENT or _refs_ok([v for v in visitor_hashes if v is not None]))
+            ):
+                pieces: list[tuple[Sequence[int], list[str]]] = []
+                slow: set[int] = set()
+                self._encode_group(check, names, range(n), (), plan_col, cols, pieces, slow)
+                if not slow and sum(len(p[0]) for p in pieces) == n:
+                    by_position: dict[int, str] = {}
+                    for positions, group_texts in pieces:
+                        by_position.update(zip(positions, group_texts, strict=True))
+                    texts = list(map(by_position.__getitem__, range(n)))
+                    ts_col = [self.clock()] * n
+                    return self._fast_columns(
+                        ds_col, ts_col, nones, list(visitor_hashes), texts, plan_col, plans
+                    )
+        rows = zip(*cols, strict=True) if cols else repeat((), n)
+        return self.check_json_many(
+            [
+                (dataset, dict(zip(names, row, strict=True)), pref, None, vh, None, None)
+                for row, vh in zip(rows, visitor_hashes, strict=True)
+            ]
+        )
 
     def _plans_of(
         self,
@@ -1096,16 +1164,26 @@ class Gate:
             # A None value means "absent": split the group by which values are.
             parts: dict[tuple[bool, ...], list[int]] = {}
             present = zip(*(map(is_not, cols[j], repeat(None)) for j in holes), strict=True)
-            for i, mask in zip(members, present, strict=True):
+            for k, mask in enumerate(present):
                 part = parts.get(mask)
                 if part is None:
-                    parts[mask] = [i]
+                    parts[mask] = [k]
                 else:
-                    part.append(i)
+                    part.append(k)
             for mask, part in parts.items():
-                absent = {names[j] for j, there in zip(holes, mask, strict=True) if not there}
-                sub = tuple(name for name in names if name not in absent)
-                self._encode_group(check, sub, part, f_col, plan_col, None, pieces, slow)
+                absent = {j for j, there in zip(holes, mask, strict=True) if not there}
+                kept = [j for j in range(len(names)) if j not in absent]
+                pick = _picker(part)
+                self._encode_group(
+                    check,
+                    tuple(names[j] for j in kept),
+                    pick(members),
+                    f_col,
+                    plan_col,
+                    [pick(cols[j]) for j in kept],
+                    pieces,
+                    slow,
+                )
             return
         verdicts = []
         for name, col, t in zip(names, cols, types, strict=True):
@@ -1126,10 +1204,14 @@ class Gate:
         lead = next((j for j in wanted if len(keepers[j]) == len(distinct)), None)
         if lead is None:  # no field kept by all: one plan at a time
             by_plan: dict[int, list[int]] = {}
-            for i, pid in zip(members, map(id, group_plans), strict=True):
-                by_plan.setdefault(pid, []).append(i)
+            for k, pid in enumerate(map(id, group_plans)):
+                by_plan.setdefault(pid, []).append(k)
             for part in by_plan.values():
-                self._encode_group(check, names, part, f_col, plan_col, None, pieces, slow)
+                pick = _picker(part)
+                sub_cols = [pick(col) for col in cols]
+                self._encode_group(
+                    check, names, pick(members), f_col, plan_col, sub_cols, pieces, slow
+                )
             return
         pids = list(map(id, group_plans)) if len(distinct) > 1 else []
         segments: list[Iterable[str]] = []

@@ -29,11 +29,11 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from itertools import repeat
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import itemgetter, not_
 
 from ..ledger import Ledger
-from ..ledger.gate import Gate, GateError
+from ..ledger.gate import Gate, GatedBatch, GateError
 from ..ledger.inventory import Inventory
 from ..ledger.salts import SaltWindowClosed, VisitorHasher
 from ..ledger.storage import Store
@@ -517,6 +517,7 @@ class Collector:
         sites: list[str] = []
         signals: list[str] = []
         refs: list[str] = []
+        gated: GatedBatch | None = None
         columns = list(zip(*events, strict=True))
         site_c, kind_c, path_c, host_c, refhost_c, props_c, vid_c, dnt_c, gpc_c = columns
         if set(dnt_c) == {None} and not any(gpc_c) and set(props_c) == {None}:
@@ -533,33 +534,45 @@ class Collector:
                 site: None if plain_state is _DNT else self._visitor_hash(site, ip, user_agent, day)
                 for site in dict.fromkeys(site_c)
             }
-            rows_in = [
-                {
-                    "type": kind,
-                    "path": path,
-                    "referrer_domain": ref,
-                    "device": device,
-                    "region": region,
-                }
-                for kind, path, ref in zip(kind_c, path_c, refs, strict=True)
-            ]
-            vids: Iterable[str | None] = repeat(None)
+            hashes_c = list(map(vh_of.__getitem__, site_c))
             if plain_state is _ALLOW and set(vid_c) != {None}:
-                vids = vid_c
-                for row_fields, vid in zip(rows_in, vid_c, strict=True):
-                    if vid is not None:
-                        row_fields["visitor_id"] = vid
-            batch = list(
-                zip(
-                    repeat("pageviews"),
-                    rows_in,
-                    repeat(pref),
-                    vids,
-                    map(vh_of.__getitem__, site_c),
-                    repeat(None),
-                    repeat(None),
+                rows_in = [
+                    {
+                        "type": kind,
+                        "path": path,
+                        "referrer_domain": ref,
+                        "device": device,
+                        "region": region,
+                        **({} if vid is None else {"visitor_id": vid}),
+                    }
+                    for kind, path, ref, vid in zip(kind_c, path_c, refs, vid_c, strict=True)
+                ]
+                batch = list(
+                    zip(
+                        repeat("pageviews"),
+                        rows_in,
+                        repeat(pref),
+                        vid_c,
+                        hashes_c,
+                        repeat(None),
+                        repeat(None),
+                    )
                 )
-            )
+            else:
+                # The gate takes the columns as they are: no dict per event.
+                n = len(events)
+                gated = self.gate.check_json_columns(
+                    "pageviews",
+                    {
+                        "type": kind_c,
+                        "path": path_c,
+                        "referrer_domain": refs,
+                        "device": [device] * n,
+                        "region": [region] * n,
+                    },
+                    pref,
+                    hashes_c,
+                )
         else:
             add_event = batch.append
             add_site = sites.append
@@ -599,7 +612,8 @@ class Collector:
                 add_site(site)
                 add_signal(signal)
                 add_ref(ref)
-        gated = self.gate.check_json_many(batch)
+        if gated is None:
+            gated = self.gate.check_json_many(batch)
         if gated.refused:
             i, exc = gated.refused[0]
             name = (exc.field or "").rpartition(".")[2]
@@ -613,41 +627,44 @@ class Collector:
             kept[i] = "raw" if subject is None else "with-id"
             enc = (gated.ts[k], subject, gated.visitor_hashes[k], gated.fields[k], gated.plans[k])
             rows.append((sites[i], "pageviews", enc))
-        pageview = [ev.type == "pageview" for ev in events]
+        pageview = [kind == "pageview" for kind in kind_c]
+        all_views = all(pageview)
         tallies: dict[Tally, int] = {}
         capped = self._capped
         one_site = len(set(sites)) == 1
-        paths: Counter[tuple[str, str]]
-        from_refs: Counter[tuple[str, str]]
-        if all(pageview) and one_site:
-            # The common batch: one site's page views. Counting bare strings
-            # spares building and hashing a tuple per event, and the cap is
-            # met by set operations (see _add_capped).
-            self._add_capped(tallies, sites[0], day, "path", Counter(path_c))
-            self._add_capped(tallies, sites[0], day, "referrer", Counter(refs))
-            paths = from_refs = Counter()  # counted already
-        elif all(pageview):
-            paths = Counter(zip(sites, path_c, strict=True))
-            from_refs = Counter(zip(sites, refs, strict=True))
+        if one_site:
+            # The common batch: one site's. Counting bare strings spares
+            # building and hashing a tuple per event, and the caps are met by
+            # set operations (see _add_capped).
+            site = sites[0]
+            viewed_paths = path_c if all_views else list(compress(path_c, pageview))
+            viewed_refs = refs if all_views else list(compress(refs, pageview))
+            self._add_capped(tallies, site, day, "path", Counter(viewed_paths))
+            self._add_capped(tallies, site, day, "referrer", Counter(viewed_refs))
+            if not all_views:
+                kinds = Counter(compress(kind_c, map(not_, pageview)))
+                for kind, n in kinds.items():
+                    t: Tally = (site, day, "event", capped(site, day, "event", kind))
+                    tallies[t] = tallies.get(t, 0) + n
         else:
-            viewed = [s for s, pv in zip(sites, pageview, strict=True) if pv]
-            paths = Counter(
-                zip(viewed, [ev.path for ev in events if ev.type == "pageview"], strict=True)
-            )
-            from_refs = Counter(
-                zip(viewed, [r for r, pv in zip(refs, pageview, strict=True) if pv], strict=True)
-            )
-            others = Counter((ev.site, ev.type) for ev in events if ev.type != "pageview")
-            # ev.site is the admitted site: the normalized host, as sites[i].
-            for (site, kind), n in others.items():
-                t: Tally = (site, day, "event", capped(site, day, "event", kind))
-                tallies[t] = tallies.get(t, 0) + n
-        # Values meet the cardinality cap in the order the events came: a
-        # Counter keeps the order keys were first seen, so this is that order.
-        for metric, counted in (("path", paths), ("referrer", from_refs)):
-            for (site, value), n in counted.items():
-                t = (site, day, metric, capped(site, day, metric, value))
-                tallies[t] = tallies.get(t, 0) + n
+            if all_views:
+                paths = Counter(zip(sites, path_c, strict=True))
+                from_refs = Counter(zip(sites, refs, strict=True))
+            else:
+                viewed = list(compress(sites, pageview))
+                paths = Counter(zip(viewed, compress(path_c, pageview), strict=True))
+                from_refs = Counter(zip(viewed, compress(refs, pageview), strict=True))
+                other = list(map(not_, pageview))
+                others = Counter(zip(compress(sites, other), compress(kind_c, other), strict=True))
+                for (site, kind), n in others.items():
+                    t = (site, day, "event", capped(site, day, "event", kind))
+                    tallies[t] = tallies.get(t, 0) + n
+            # Values meet the cardinality cap in the order the events came: a
+            # Counter keeps the order keys were first seen, so this is that order.
+            for metric, counted in (("path", paths), ("referrer", from_refs)):
+                for (site, value), n in counted.items():
+                    t = (site, day, metric, capped(site, day, metric, value))
+                    tallies[t] = tallies.get(t, 0) + n
         if one_site and len(set(signals)) == 1:
             site, signal = sites[0], signals[0]
             by_kept = Counter(zip(kept, pageview, strict=True))
