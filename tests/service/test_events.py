@@ -213,6 +213,8 @@ def test_arrays_checked_by_columns_or_one_by_one_agree(
     if whole is not None:
         assert whole == each
         assert all(type(e) is IncomingEvent for e in whole)
+        # The columns the collector reads are the events' fields, in order.
+        assert list(zip(*whole.columns, strict=True)) == [tuple(e) for e in each]
     elif not mutations:
         raise AssertionError("a batch of plain, valid events must pass the column check")
     body = json.dumps(events).encode()
@@ -227,5 +229,15 @@ def test_a_plain_batch_takes_the_column_check() -> None:
     from trackpref.service.events import _columns
 
     events = [{"site": "news.example", "type": "pageview", "url": f"/p{i}"} for i in range(20)]
-    assert _columns(events) is not None
+    batch = _columns(events)
+    assert batch is not None
     assert _columns([*events, {**events[0], "props": {"a": 1}}]) is None
+    # Read as a sequence, the columns are the events.
+    assert len(batch) == 20
+    assert batch[3].path == "/p3"
+    assert [e.path for e in batch[-2:]] == ["/p18", "/p19"]
+    assert batch == list(batch)
+    assert list(batch) == batch
+    assert batch != list(batch)[:-1]
+    assert batch != "not events"
+    assert "EventColumns([IncomingEvent(site='news.example'" in repr(batch)

@@ -27,7 +27,7 @@ import datetime as dt
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import itemgetter, not_
@@ -42,7 +42,7 @@ from ..signals.dnt import parse_dnt
 from ..signals.gpc import parse_gpc
 from ..signals.preference import Precedence, Preference, PreferenceState, resolve
 from .classify import device_of, referrer_domain, region_of, signal_class
-from .events import CollectError, IncomingEvent
+from .events import CollectError, EventColumns, IncomingEvent
 from .ingest import Prepared, Row
 from .tables import ServiceTables, Tally
 
@@ -291,7 +291,7 @@ class Collector:
 
     def prepare_events(
         self,
-        events: list[IncomingEvent],
+        events: Sequence[IncomingEvent],
         pref: Preference,
         *,
         user_agent: str,
@@ -490,7 +490,7 @@ class Collector:
 
     def _prepare_columns(
         self,
-        events: list[IncomingEvent],
+        events: Sequence[IncomingEvent],
         pref: Preference,
         *,
         user_agent: str,
@@ -518,7 +518,9 @@ class Collector:
         signals: list[str] = []
         refs: list[str] = []
         gated: GatedBatch | None = None
-        columns = list(zip(*events, strict=True))
+        columns = (
+            events.columns if type(events) is EventColumns else tuple(zip(*events, strict=True))
+        )
         site_c, kind_c, path_c, host_c, refhost_c, props_c, vid_c, dnt_c, gpc_c = columns
         if set(dnt_c) == {None} and not any(gpc_c) and set(props_c) == {None}:
             # The common batch: the page's script said nothing the headers did

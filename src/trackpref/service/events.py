@@ -19,10 +19,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from itertools import repeat
 from operator import is_
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 from urllib.parse import urlsplit
 
 from ..signals.errors import SignalError
@@ -32,6 +33,7 @@ __all__ = [
     "EVENT_KEYS",
     "MAX_PROPS",
     "CollectError",
+    "EventColumns",
     "IncomingEvent",
     "check_referrer",
     "check_site",
@@ -59,6 +61,50 @@ _PROP_KEY = re.compile(r"[A-Za-z0-9_.-]{1,40}\Z")
 _ID = re.compile(r"[A-Za-z0-9_-]{16,64}\Z")
 #: The scheme and authority of an http(s) URL, as urlsplit would cut them.
 _ORIGIN = re.compile(r"https?://[^/?#]*", re.IGNORECASE)
+
+
+class EventColumns(Sequence["IncomingEvent"]):
+    """A batch of events held as columns, one per :class:`IncomingEvent` field.
+
+    The column-wise parse has the batch as columns, and the collector wants
+    it as columns: handing them over as they are spares building a tuple per
+    event only to take the tuples apart again. Read as a sequence, it is the
+    events, built on first use.
+    """
+
+    __slots__ = ("_rows", "columns")
+
+    def __init__(self, columns: tuple[Sequence[Any], ...]) -> None:
+        #: In :class:`IncomingEvent`'s field order, each as long as the batch.
+        self.columns = columns
+        self._rows: list[IncomingEvent] | None = None
+
+    def rows(self) -> list[IncomingEvent]:
+        if self._rows is None:
+            self._rows = list(
+                map(tuple.__new__, repeat(IncomingEvent), zip(*self.columns, strict=True))
+            )
+        return self._rows
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    @overload
+    def __getitem__(self, index: int) -> IncomingEvent: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[IncomingEvent]: ...
+    def __getitem__(self, index: int | slice) -> IncomingEvent | list[IncomingEvent]:
+        return self.rows()[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return self.rows() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # as a list's
+
+    def __repr__(self) -> str:
+        return f"EventColumns({self.rows()!r})"
 
 
 class CollectError(SignalError):
@@ -311,7 +357,7 @@ def _event_fast(obj: object) -> IncomingEvent | None:
     )
 
 
-def _columns(data: list[Any]) -> list[IncomingEvent] | None:
+def _columns(data: list[Any]) -> EventColumns | None:
     """A whole array of plain, valid events, checked field by field; else None.
 
     Values repeat across a batch (one site, a couple of types, a few pages and
@@ -362,21 +408,23 @@ def _columns(data: list[Any]) -> list[IncomingEvent] | None:
         return None
     dnt_of = {v: v if v == "0" or v == "1" else None for v in set(dnts)}
     paths, hosts = zip(*pages, strict=True)
-    rows = zip(
-        map(site_of.__getitem__, sites),
-        kinds,
-        paths,
-        hosts,
-        map(ref_of.__getitem__, refs),
-        repeat(None),
-        ids,
-        map(dnt_of.__getitem__, dnts),
-        map(is_, gpcs, repeat(True)),
+    n = len(data)
+    return EventColumns(
+        (
+            list(map(site_of.__getitem__, sites)),
+            kinds,
+            paths,
+            hosts,
+            list(map(ref_of.__getitem__, refs)),
+            [None] * n,
+            ids,
+            list(map(dnt_of.__getitem__, dnts)),
+            list(map(is_, gpcs, repeat(True))),
+        )
     )
-    return list(map(tuple.__new__, repeat(IncomingEvent), rows))
 
 
-def parse_events(body: bytes, *, max_events: int) -> list[IncomingEvent]:
+def parse_events(body: bytes, *, max_events: int) -> Sequence[IncomingEvent]:
     """Parse a collect body; raise :class:`CollectError` naming the field."""
     if not body.strip():
         raise _fail("body", "empty; send one event object or an array of them")
