@@ -70,7 +70,8 @@ def test_save_and_load(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "content", ["{", '{"version": 2}', '{"version": 1, "trackers": {"a": "b"}}']
+    "content",
+    ["{", '{"version": 2}', '{"version": 1, "trackers": {"a": "b"}}', "[" * 100_000],
 )
 def test_a_broken_state_file_is_moved_aside_and_learning_restarts(
     tmp_path: Path, content: str

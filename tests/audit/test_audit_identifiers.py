@@ -71,6 +71,16 @@ def test_tokens_from_cookie_query_path_and_body() -> None:
     assert "cookie:lang" not in tokens
 
 
+def test_a_body_nested_deeper_than_json_loads_recurses_is_skipped() -> None:
+    req = request(
+        "https://t.example/p?uid=9f8e7d6c5b4a39281706",
+        headers={"content-type": "application/json"},
+        post=b'{"a": ' * 50_000,
+    )
+    tokens = {where: value for value, where in request_tokens(req)}
+    assert tokens == {"query:uid": "9f8e7d6c5b4a39281706"}
+
+
 def test_recurring_values_reaching_a_third_party_are_flows() -> None:
     reports = analyse_identifiers(
         {

@@ -53,6 +53,12 @@ def test_base64_json_token_and_nested_json_string() -> None:
     assert found[0] == TARGET
 
 
+def test_json_nested_deeper_than_json_loads_recurses_is_no_url() -> None:
+    blob = base64.urlsafe_b64encode(b'{"a":' * 2_000).decode()
+    assert blob.startswith("eyJ")  # what the blob check decodes as JSON
+    assert _embedded(f"https://substack.com/redirect/2/{blob}") is None
+
+
 def test_standard_base64_split_over_path_segments() -> None:
     target = (
         "https://quillandink.example/collections/autumn-006?utm_source=newsletter&utm_medium=email"

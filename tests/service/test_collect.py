@@ -139,6 +139,9 @@ def test_custom_events_and_dimensions(client: TestClient) -> None:
         (b'{"site": "news.example"}', 400, "type"),
         (b"not json", 400, "body"),
         (json.dumps([PAGE] * 501).encode(), 413, "body"),
+        # Nesting deeper than json.loads can recurse: still a 400, never a 500.
+        (b"[" * 20_000, 400, "body"),
+        (b'{"site": "a.example", "url": "/", "props": ' + b'{"a":' * 5_000, 400, "body"),
     ],
 )
 def test_bad_requests_store_nothing(

@@ -235,6 +235,22 @@ def test_hostile_exception_arguments_store_nothing(
     assert client.get("/", headers={"DNT": "1"}).json()["preference"] == "do-not-track"
 
 
+def test_exception_api_refuses_nesting_deeper_than_json_loads_recurses(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    store = MemoryConsentStore()
+    client = make_client(store=store)
+    r = client.post(
+        "/_trackpref/exceptions",
+        content='{"op": "store", "data": ' + "[" * 10_000,  # under the 16 KB limit
+        headers={"Content-Type": "application/json", "Origin": "http://testserver"},
+    )
+    assert r.status_code == 400
+    assert r.json()["error"]["name"] == "SyntaxError"
+    assert "nested too deeply" in r.json()["error"]["message"]
+    assert CONSENT_COOKIE not in client.cookies
+
+
 def test_exception_api_refuses_cross_origin_and_non_json(
     make_client: Callable[..., httpx.Client],
 ) -> None:

@@ -117,7 +117,7 @@ class TrackerLearner:
             sightings = _parse(data)
         except FileNotFoundError:
             return cls(path, threshold=threshold)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             aside = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%dT%H%M%S')}")
             try:
                 os.replace(path, aside)

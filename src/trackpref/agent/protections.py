@@ -162,4 +162,6 @@ def read_privacy_config(path: str | Path) -> Protections:
             [("file", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")],
             source=str(p),
         ) from None
+    except RecursionError:  # json.loads recurses once per level of nesting
+        raise ValidationError([("file", "not JSON: nested too deeply")], source=str(p)) from None
     return load_privacy_config(data, source=str(p))

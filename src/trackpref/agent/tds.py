@@ -515,6 +515,8 @@ def read_tds(path: str | Path) -> TrackerData:
             [("file", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")],
             source=source,
         ) from None
+    except RecursionError:  # json.loads recurses once per level of nesting
+        raise ValidationError([("file", "not JSON: nested too deeply")], source=source) from None
     return load_tds(data, source=source)
 
 

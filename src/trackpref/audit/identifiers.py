@@ -174,7 +174,7 @@ def request_tokens(request: RequestRecord) -> list[tuple[str, str]]:
         if "json" in content_type or text.lstrip().startswith(("{", "[")):
             try:
                 pairs = list(_json_strings(json.loads(text), "body"))
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or absurdly nested
                 pairs = ()
         else:
             pairs = parse_qsl(text, keep_blank_values=False)

@@ -68,6 +68,10 @@ def _hashes(path: Path | None) -> Mapping[str, str] | None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise click.BadParameter(f"{path}: {exc}", param_hint="--dnt-policy-hashes") from exc
+    except RecursionError:
+        raise click.BadParameter(
+            f"{path}: nested too deeply", param_hint="--dnt-policy-hashes"
+        ) from None
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in data.items()
     ):

@@ -72,7 +72,7 @@ def _json_url(obj: object, depth: int = 0) -> str | None:
         if found is None and obj.lstrip().startswith(("{", "[")) and len(obj) <= _MAX_BLOB:
             try:
                 found = _json_url(json.loads(obj), depth + 1)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or absurdly nested
                 return None
         return found
     if isinstance(obj, dict):
@@ -110,7 +110,7 @@ def _from_base64(value: str) -> str | None:
     if found is None and text.lstrip().startswith(("{", "[")):
         try:
             found = _json_url(json.loads(text))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or absurdly nested
             return None
     return found
 

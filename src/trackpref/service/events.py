@@ -434,6 +434,8 @@ def parse_events(body: bytes, *, max_events: int) -> Sequence[IncomingEvent]:
         data = json.loads(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise _fail("body", f"not JSON ({str(exc)[:80]})") from None
+    except RecursionError:  # json.loads recurses once per level of nesting
+        raise _fail("body", "nested too deeply to be events") from None
     if isinstance(data, list):
         if not data:
             raise _fail("body", "an empty array; send at least one event")

@@ -517,6 +517,8 @@ class Honoring:
             call = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return _error(SyntaxError_(f"body is not JSON: {exc}"))
+        except RecursionError:  # json.loads recurses once per level of nesting
+            return _error(SyntaxError_("body is nested too deeply"))
         if not isinstance(call, dict):
             return _error(SyntaxError_("body must be a JSON object"))
         op = call.get("op")
