@@ -25,6 +25,7 @@ from trackpref.ledger.storage import (
     open_store,
 )
 from trackpref.ledger.storage.migrations import migrations
+from trackpref.ledger.storage.sql import SQLStore
 
 HOSTILE = "'; DROP TABLE events; -- <script>alert(1)</script> \" \\ ü 漢字 👍🏽 %s %(x)s ?"
 
@@ -90,6 +91,27 @@ def test_events_round_trip(store: Store) -> None:
     assert store.count_events("nothing") == 0
     assert store.oldest_event("pageviews") == 50.0
     assert store.oldest_event("nothing") is None
+
+
+@pytest.mark.parametrize("n", [1, 2, 49, 50, 51, 99, 100, 123])
+def test_every_batch_size_is_inserted_whole_and_in_order(store: Store, n: int) -> None:
+    # Rows go in 50 to a statement and the rest in one statement of their own
+    # size (SQLite): every size around those edges, events and extension rows.
+    did = decision(store)
+    store.insert_events([row(store, did, float(i), n=i) for i in range(n)])
+    got = list(store.iter_events("pageviews"))
+    assert [e.fields["n"] for e in got] == list(range(n))
+    assert isinstance(store, SQLStore)
+    store.execute("CREATE TABLE scratch_rows (k INTEGER, v TEXT)")
+    with store.transaction():
+        store.insert_rows(
+            "scratch_rows", ("k", "v"), [(i, f"v{i}" if i % 3 else None) for i in range(n)]
+        )
+    assert store.query("SELECT k, v FROM scratch_rows ORDER BY k") == [
+        (i, f"v{i}" if i % 3 else None) for i in range(n)
+    ]
+    store.insert_rows("scratch_rows", ("k", "v"), [])
+    assert store.query("SELECT COUNT(*) FROM scratch_rows") == [(n,)]
 
 
 def test_iter_events_pages_in_time_order(store: Store) -> None:

@@ -98,7 +98,7 @@ _POSTGRES = {
     "real": "DOUBLE PRECISION",
     "serial": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
 }
-_LOG_TALLY = "INSERT INTO service_tally_log (site, day, metric, value, n) VALUES (?, ?, ?, ?, ?)"
+_LOG_COLUMNS = ("site", "day", "metric", "value", "n")
 #: SQLite: the fold runs in the writer's transaction, which holds the database's
 #: only write lock, so nothing is added to the log between the two statements.
 _FOLD_SQLITE = (
@@ -174,7 +174,7 @@ class ServiceTables:
             return
         store = self.store
         with store.transaction():  # joins the caller's; holds the store's lock
-            store.executemany(_LOG_TALLY, rows)
+            store.insert_rows("service_tally_log", _LOG_COLUMNS, rows)
             self._logged += len(rows)
             if self._logged >= FOLD_ROWS or time.monotonic() - self._folded_at >= FOLD_SECONDS:
                 self._fold()

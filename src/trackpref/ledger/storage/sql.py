@@ -135,6 +135,18 @@ class SQLStore(Store):
         """Run one query; all its rows."""
         return self._query(sql, params)
 
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Insert rows into an extension table in as few statements as the backend allows.
+
+        ``table`` and ``columns`` are the caller's own names, never input.
+        """
+        if rows:
+            names = ", ".join(columns)
+            marks = ", ".join("?" * len(columns))
+            self._executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608
+
     def _check_open(self) -> None:
         if self._shared.closed:
             raise StoreError(f"the store {self.url} is closed")

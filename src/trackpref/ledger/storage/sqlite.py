@@ -25,6 +25,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Sequence
+from functools import lru_cache
 from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
@@ -41,18 +42,51 @@ __all__ = ["SQLiteStore", "keys_path_for"]
 #: many no visitor hash, so those two go in as '' and NULLIF stores NULL (an
 #: empty reference is no reference: the gate refuses it anyway).
 _VALUES = "(?, ?, ?, NULLIF(?, ''), NULLIF(?, ''), ?, ?)"
-_INSERT_EVENTS = (
-    "INSERT INTO events (site, dataset, ts, subject_ref, visitor_hash, decision_id, fields) "
-    "VALUES " + _VALUES
+_EVENTS_HEAD = (
+    "INSERT INTO events (site, dataset, ts, subject_ref, visitor_hash, decision_id, fields) VALUES "
 )
 #: Rows per INSERT statement. Each execution of a statement opens a cursor on
 #: the table and on each index; one statement of many rows opens them once,
 #: which takes about a third off the cost of a row with both indexes.
 _ROWS_PER_INSERT = 50
-_INSERT_MANY_EVENTS = (
-    "INSERT INTO events (site, dataset, ts, subject_ref, visitor_hash, decision_id, fields) "
-    "VALUES " + ", ".join([_VALUES] * _ROWS_PER_INSERT)
-)
+
+
+@lru_cache(maxsize=256)  # a few tables, at most _ROWS_PER_INSERT sizes each
+def _rows_statement(head: str, values: str, rows: int) -> str:
+    """``head`` followed by ``rows`` copies of ``values``: one statement for a small batch."""
+    return head + ", ".join([values] * rows)
+
+
+def _insert_in_chunks(
+    conn: sqlite3.Connection,
+    head: str,
+    values: str,
+    width: int,
+    flat: list[Any],
+    *,
+    multi_row_rest: bool,
+) -> None:
+    """Insert a flat list of ``width``-wide rows, :data:`_ROWS_PER_INSERT` per statement.
+
+    The rows left over go one by one, or, with ``multi_row_rest``, in one
+    statement of their own size. Measured: that takes a third off the cost of
+    a row in a table without indexes (the tally log, where a commit of a few
+    dozen single-event requests is all left over) but adds a third to a row
+    of the indexed events table.
+    """
+    step = _ROWS_PER_INSERT * width
+    whole = len(flat) - len(flat) % step
+    if whole:
+        full = _rows_statement(head, values, _ROWS_PER_INSERT)
+        conn.executemany(full, [flat[i : i + step] for i in range(0, whole, step)])
+    if whole < len(flat) and multi_row_rest:
+        rest = (len(flat) - whole) // width
+        conn.execute(_rows_statement(head, values, rest), flat[whole:])
+    elif whole < len(flat):
+        one = _rows_statement(head, values, 1)
+        conn.executemany(one, [flat[i : i + width] for i in range(whole, len(flat), width)])
+
+
 _WIDTH = len(EventRow._fields)
 _REFERENCES = (EventRow._fields.index("subject_ref"), EventRow._fields.index("visitor_hash"))
 _NONE_AS_EMPTY: dict[object, object] = {None: ""}
@@ -73,7 +107,11 @@ class _SQLiteShared(Shared):
 def _connect(path: str, *, synchronous: str, busy_timeout: float) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
+            path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=busy_timeout,
+            cached_statements=512,  # multi-row inserts add a statement per size
         )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous}")
@@ -232,18 +270,22 @@ class SQLiteStore(SQLStore):
         for k in _REFERENCES:
             refs = flat[k::width]
             flat[k::width] = list(map(_NONE_AS_EMPTY.get, refs, refs))
-        step = _ROWS_PER_INSERT * width
-        whole = len(flat) - len(flat) % step
         with self.transaction():
-            conn = self._sq.conn
-            if whole:
-                conn.executemany(
-                    _INSERT_MANY_EVENTS, [flat[i : i + step] for i in range(0, whole, step)]
-                )
-            if whole < len(flat):
-                conn.executemany(
-                    _INSERT_EVENTS, [flat[i : i + width] for i in range(whole, len(flat), width)]
-                )
+            _insert_in_chunks(
+                self._sq.conn, _EVENTS_HEAD, _VALUES, width, flat, multi_row_rest=False
+            )
+
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if not rows:
+            return
+        head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608 - own names
+        values = "(" + ", ".join("?" * len(columns)) + ")"
+        with self._sq.lock:
+            self._check_open()
+            flat = list(chain(*rows))
+            _insert_in_chunks(self._sq.conn, head, values, len(columns), flat, multi_row_rest=True)
 
     def strip_field(self, dataset: str, name: str, *, before: float) -> int:
         path = "$." + field_name(name)
