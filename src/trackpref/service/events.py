@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from itertools import repeat
 from operator import is_
@@ -88,6 +88,9 @@ class EventColumns(Sequence["IncomingEvent"]):
 
     def __len__(self) -> int:
         return len(self.columns[0])
+
+    def __iter__(self) -> Iterator[IncomingEvent]:
+        return iter(self.rows())  # not Sequence's: a Python call per event
 
     @overload
     def __getitem__(self, index: int) -> IncomingEvent: ...
