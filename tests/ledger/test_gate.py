@@ -129,9 +129,15 @@ required = true
         (math.inf, "finite"),
         (2.0, "maximum"),
         ("0.5", "number"),
+        (10**400, "finite"),  # too large for a float: math.isfinite would raise
+        (-(10**400), "finite"),
     ]:
         with pytest.raises(GateError, match=needle):
             gate.admit("m", {"ratio": value, "note": "n"}, DNT1)
+        with pytest.raises(GateError, match=needle):
+            gate.check_json("m", {"ratio": value, "note": "n"}, DNT1)
+        refused = gate.check_json_many([("m", {"ratio": value, "note": "n"}, DNT1)] * 3).refused
+        assert [i for i, _ in refused] == [0, 1, 2]
     with pytest.raises(GateError, match="true or false"):
         gate.admit("m", {"ok": 1, "note": "n"}, DNT1)
     with pytest.raises(GateError, match="required but missing") as info:
@@ -404,7 +410,14 @@ scopes = st.one_of(
     ),
 )
 text_values = st.text(max_size=20)
-values = st.one_of(text_values, st.integers(-10, 10**6), st.floats(), st.booleans(), st.none())
+values = st.one_of(
+    text_values,
+    st.integers(-10, 10**6),
+    st.sampled_from([10**400, -(10**400)]),  # too large for a float
+    st.floats(),
+    st.booleans(),
+    st.none(),
+)
 
 
 @st.composite

@@ -499,7 +499,7 @@ def _validator(ds: str, spec: FieldSpec) -> Validator:
                     dataset=ds,
                 )
             if not -_MAX_INT <= v <= _MAX_INT:
-                raise GateError(f"{name}: {v} is out of range", field=name, dataset=ds)
+                raise GateError(f"{name}: {_short(v)} is out of range", field=name, dataset=ds)
             if lo is not None or hi is not None:
                 bounds(v)
             return v
@@ -514,9 +514,13 @@ def _validator(ds: str, spec: FieldSpec) -> Validator:
                     field=name,
                     dataset=ds,
                 )
-            if not math.isfinite(v) or not -_MAX_INT <= v <= _MAX_INT:
+            # The range first: math.isfinite raises on an integer too large for
+            # a float, and NaN fails the comparison anyway.
+            if not -_MAX_INT <= v <= _MAX_INT or not math.isfinite(v):
                 raise GateError(
-                    f"{name}: {v} is not a finite number in range", field=name, dataset=ds
+                    f"{name}: {_short(v)} is not a finite number in range",
+                    field=name,
+                    dataset=ds,
                 )
             if lo is not None or hi is not None:
                 bounds(v)
