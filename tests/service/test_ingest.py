@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 
@@ -179,3 +180,86 @@ def test_each_thread_and_each_new_loop_gets_its_own_futures() -> None:
     assert len({id(loop) for loop in seen}) == 3
     w.stop()
     assert sum(len(b) for b in rec.batches) == 5
+
+
+def test_a_failing_observer_never_keeps_an_answer_back(caplog: pytest.LogCaptureFixture) -> None:
+    rec = Recorder()
+    w = GroupCommitter(rec, max_events=10)
+
+    def broken(events: int, seconds: float, ok: bool) -> None:
+        raise ValueError("metrics backend gone")
+
+    w.stats.observers.append(broken)
+
+    async def main() -> None:
+        await asyncio.wait_for(w.submit(prepared()), 5)
+
+    run(main())
+    w.stop()
+    assert len(rec.batches) == 1
+    assert any("observer failed" in r.message for r in caplog.records)
+
+
+def test_a_writer_that_dies_fails_what_waits_and_a_new_one_takes_over(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rec = Recorder()
+    rec.gate.clear()  # hold the first batch in its commit
+    w = GroupCommitter(rec, max_events=1)
+    take = w._take
+    calls = 0
+
+    def take_once_then_fail() -> list[Prepared] | None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("a bug in the writer")
+        return take()
+
+    w._take = take_once_then_fail  # type: ignore[method-assign]
+
+    async def main() -> None:
+        first = w.submit(prepared())
+        await asyncio.sleep(0.05)  # the writer holds it in its commit
+        queued = w.submit(prepared())  # waits behind it, then the writer dies
+        rec.gate.set()
+        await asyncio.wait_for(first, 5)  # committed before the fault: answered
+        with pytest.raises(RuntimeError, match="a bug in the writer"):
+            await asyncio.wait_for(queued, 5)  # never written: the endpoint says 503
+        assert w.queued == 0
+        # The next request starts a new writer instead of waiting forever.
+        await asyncio.wait_for(w.submit(prepared()), 5)
+
+    run(main())
+    w.stop()
+    assert len(rec.batches) == 2
+    assert any("writer stopped" in r.message for r in caplog.records)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_a_writer_of_its_own() -> None:
+    """The child has none of the parent's threads; its requests must still be written."""
+    rec = Recorder()
+    w = GroupCommitter(rec, max_events=10)
+
+    async def one() -> None:
+        await asyncio.wait_for(w.submit(prepared()), 5)
+
+    run(one())  # the parent's writer is running
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running pytest's exit
+        code = 1
+        try:
+            run(one())
+            code = 0 if len(rec.batches) == 2 else 2
+        finally:
+            os.write(write, bytes([code]))
+            os._exit(code)
+    os.close(write)
+    answer = os.read(read, 1)
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    assert answer == b"\x00", f"child: {answer!r}, status {status}"
+    w.stop()
+    assert len(rec.batches) == 1  # the child's batch was the child's

@@ -26,8 +26,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -40,8 +43,26 @@ __all__ = ["GroupCommitter", "Overloaded", "Prepared", "Row"]
 Row = tuple[str, str, Encoded]
 
 
+logger = logging.getLogger("trackpref.service")
+
+
 class Overloaded(RuntimeError):
     """The write queue is full; the client should retry after a pause."""
+
+
+#: Every committer of this process, so that a forked child can start afresh.
+_COMMITTERS: weakref.WeakSet[GroupCommitter] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # The child has none of the parent's threads: a writer that looks alive
+    # would take requests and never answer them.
+    for committer in list(_COMMITTERS):
+        committer._forget_writer()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @dataclass(slots=True)
@@ -101,6 +122,7 @@ class GroupCommitter:
         self.max_delay = max_delay
         self.linger = linger
         self.max_queued = max_queued
+        self.name = name
         self._queue: collections.deque[Prepared] = collections.deque()
         self._cond = threading.Condition()
         self._queued = 0  # events submitted and not yet resolved
@@ -110,8 +132,9 @@ class GroupCommitter:
         self._running = False
         #: The running loop of each thread that submits, so that submit need not
         #: ask asyncio (which costs a getpid() system call every time).
-        self._loops: dict[int, asyncio.AbstractEventLoop] = {}
+        self._local = threading.local()
         self.stats = WriterStats()
+        _COMMITTERS.add(self)
 
     # -- the event loop's side ------------------------------------------------
     @property
@@ -121,21 +144,32 @@ class GroupCommitter:
     def start(self) -> None:
         with self._cond:
             if not self._thread.is_alive() and not self._stopping:
+                if self._thread.ident is not None:  # it ran and ended: a new one
+                    self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
                 self._running = True
+
+    def _forget_writer(self) -> None:
+        """In a forked child: no writer, nothing queued (the parent's requests
+        are the parent's); the next submit starts a writer of this process."""
+        self._cond = threading.Condition()  # the parent's may have been held
+        self._queue.clear()
+        self._queued = 0
+        self._idle = False
+        self._running = False
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._local = threading.local()
 
     def submit(self, prepared: Prepared) -> asyncio.Future[None]:
         """Queue one request's rows; the future resolves once they are committed."""
         if not self._running:
             self.start()  # an app used without its lifespan (a bare test client)
-        tid = threading.get_ident()
-        loop = self._loops.get(tid)
+        local = self._local
+        loop: asyncio.AbstractEventLoop | None = getattr(local, "loop", None)
         # A thread runs one loop at a time, so a cached loop that is still
         # running is this thread's current one.
         if loop is None or not loop.is_running():
-            if len(self._loops) > 64:
-                self._loops.clear()  # threads come and go (test clients); forget old loops
-            loop = self._loops[tid] = asyncio.get_running_loop()
+            loop = local.loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         prepared.future = fut
         prepared.loop = loop
@@ -194,17 +228,34 @@ class GroupCommitter:
             return batch
 
     def _run(self) -> None:
-        while True:
-            batch = self._take()
-            if batch is None:
-                return
-            events = sum(p.events for p in batch)
-            started = time.perf_counter()
-            error: BaseException | None = None
-            try:
-                self._commit(batch)
-            except BaseException as exc:
-                error = exc
+        try:
+            while self._write_next():
+                pass
+        except BaseException as exc:  # a fault of the writer itself, not a failed commit
+            logger.exception("the writer stopped; it starts again with the next request")
+            with self._cond:
+                # A fresh, unstarted thread: the next submit starts it, even
+                # while this one is still on its way out.
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._running = False
+                pending = list(self._queue)
+                self._queue.clear()
+                self._queued -= sum(p.events for p in pending)
+            _resolve_by_loop(pending, exc)  # not written: each gets 503
+
+    def _write_next(self) -> bool:
+        """Commit the next batch and answer its requests; False once stopped."""
+        batch = self._take()
+        if batch is None:
+            return False
+        events = sum(p.events for p in batch)
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            self._commit(batch)
+        except BaseException as exc:
+            error = exc
+        try:
             elapsed = time.perf_counter() - started
             with self._cond:
                 self._queued -= events
@@ -217,12 +268,22 @@ class GroupCommitter:
             else:
                 st.failures += 1
             for observe in st.observers:
-                observe(events, elapsed, error is None)
-            by_loop: dict[asyncio.AbstractEventLoop, list[Prepared]] = {}
-            for p in batch:
-                if p.loop is not None:
-                    by_loop.setdefault(p.loop, []).append(p)
-            for loop, items in by_loop.items():
-                # A closed loop has nobody waiting any more.
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(_resolve, items, error)
+                try:
+                    observe(events, elapsed, error is None)
+                except Exception:  # metrics must never keep an answer back
+                    logger.exception("a commit observer failed")
+        finally:
+            _resolve_by_loop(batch, error)
+        return True
+
+
+def _resolve_by_loop(batch: Sequence[Prepared], error: BaseException | None) -> None:
+    """Resolve each request's future on its own event loop, one call per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Prepared]] = {}
+    for p in batch:
+        if p.loop is not None:
+            by_loop.setdefault(p.loop, []).append(p)
+    for loop, items in by_loop.items():
+        # A closed loop has nobody waiting any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_resolve, items, error)
