@@ -122,3 +122,23 @@ def test_other_processes_see_committed_rows(tmp_path: Path) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_a_snapshot_reads_one_state_and_blocks_no_writer(tmp_path: Path) -> None:
+    db = tmp_path / "ledger.db"
+    a = open_store(db, site="s")
+    b = SQLiteStore(db, site="s", busy_timeout=0.2)  # a writer that will not wait long
+    try:
+        assert isinstance(a, SQLiteStore)
+        assert isinstance(b, SQLiteStore)
+        a.execute("CREATE TABLE counts (n INTEGER)")
+        a.execute("INSERT INTO counts VALUES (1)")
+        with a.snapshot():
+            assert a.query("SELECT SUM(n) FROM counts") == [(1,)]
+            with b.transaction():  # another process writes meanwhile: not blocked
+                b.execute("INSERT INTO counts VALUES (2)")
+            assert a.query("SELECT SUM(n) FROM counts") == [(1,)], "one state throughout"
+        assert a.query("SELECT SUM(n) FROM counts") == [(3,)]
+    finally:
+        a.close()
+        b.close()

@@ -241,3 +241,11 @@ def test_a_plain_batch_takes_the_column_check() -> None:
     assert batch != list(batch)[:-1]
     assert batch != "not events"
     assert "EventColumns([IncomingEvent(site='news.example'" in repr(batch)
+
+
+def test_a_utf8_byte_order_mark_is_ignored() -> None:
+    body = b"\xef\xbb\xbf" + json.dumps(BASE).encode()
+    [ev] = parse_events(body, max_events=1)
+    assert ev.site == "news.example"
+    with pytest.raises(CollectError, match="not JSON"):
+        parse_events("\ufeff".encode("utf-16") + json.dumps(BASE).encode("utf-16-le"), max_events=1)

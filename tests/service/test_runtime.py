@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
+
+from trackpref.ledger.storage import open_store
+from trackpref.service.runtime import SERVICE_SITE
+from trackpref.service.tables import ServiceTables
 
 
 @pytest.fixture
@@ -37,3 +42,16 @@ def test_tune_gc_off_leaves_the_collector_alone(make_app: Callable[..., Starlett
     with TestClient(make_app(tune_gc=False)):
         assert gc.get_freeze_count() == 0
         assert gc.get_threshold() == before
+
+
+def test_a_clean_stop_folds_the_tally_log(
+    make_app: Callable[..., Starlette], tmp_path: Path
+) -> None:
+    with TestClient(make_app()) as client:
+        page = {"site": "news.example", "type": "pageview", "url": "/a"}
+        assert client.post("/api/collect", json=page).status_code == 202
+    with open_store(tmp_path / "service.db", site=SERVICE_SITE) as store:
+        tables = ServiceTables(store)
+        assert tables.logged_tallies() == 0, "every count keyed at shutdown"
+        rows = tables.tallies("news.example", since="2000-01-01", until="2999-12-31")
+        assert ("pageviews", "total", 1) in [(m, v, n) for _, m, v, n in rows]

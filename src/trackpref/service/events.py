@@ -42,6 +42,7 @@ __all__ = [
     "path_of",
 ]
 
+_BOM = b"\xef\xbb\xbf"
 #: Keys an event object may carry.
 EVENT_KEYS = frozenset({"site", "type", "url", "referrer", "props", "id", "dnt", "gpc"})
 _PLAIN_KEYS = EVENT_KEYS - {"props"}
@@ -434,6 +435,8 @@ def parse_events(body: bytes, *, max_events: int) -> Sequence[IncomingEvent]:
     try:
         # JSON is UTF-8 (RFC 8259 §8.1); decoding first spares json.loads
         # guessing the encoding of every body.
+        if body[:3] == _BOM:  # RFC 8259 §8.1: a parser may ignore it, and some clients add it
+            body = body[3:]
         data = json.loads(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise _fail("body", f"not JSON ({str(exc)[:80]})") from None

@@ -219,7 +219,7 @@ class ServiceTables:
             return [(d, m, v, int(n)) for d, m, v, n in self.store.query(sql, params + params)]
         # SQLite: the keyed rows as they are (an index range, no sort), plus the
         # few the log holds; one transaction, so no fold can fall in between.
-        with self.store.transaction():
+        with self.store.snapshot():
             rows = self.store.query(
                 f"SELECT day, metric, value, n FROM service_tallies {where}",  # noqa: S608
                 params,

@@ -116,6 +116,16 @@ class SQLStore(Store):
     def transaction(self) -> AbstractContextManager[None]:
         return _Transaction(self)
 
+    def snapshot(self) -> AbstractContextManager[None]:
+        """A transaction for reads only: they all see one state of the database.
+
+        On SQLite it takes no write lock, so other processes' writers go on.
+        """
+        return _Transaction(self, read_only=True)
+
+    def _begin_read(self) -> None:
+        self._begin()
+
     # -- tables of an extension ------------------------------------------------
     # An application that keeps tables of its own beside the ledger's (the
     # collection service's tallies, secrets, job runs) needs them written in the
@@ -832,8 +842,9 @@ def _finite(value: float) -> float:
 
 
 class _Transaction(AbstractContextManager[None]):
-    def __init__(self, store: SQLStore) -> None:
+    def __init__(self, store: SQLStore, *, read_only: bool = False) -> None:
         self.store = store
+        self.read_only = read_only
 
     def __enter__(self) -> None:
         shared = self.store._shared
@@ -841,7 +852,10 @@ class _Transaction(AbstractContextManager[None]):
         try:
             self.store._check_open()
             if shared.depth == 0:
-                self.store._begin()
+                if self.read_only:
+                    self.store._begin_read()
+                else:
+                    self.store._begin()
             shared.depth += 1
         except BaseException:
             shared.lock.release()

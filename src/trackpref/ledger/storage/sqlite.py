@@ -205,6 +205,10 @@ class SQLiteStore(SQLStore):
     def _begin(self) -> None:
         self._sq.conn.execute("BEGIN IMMEDIATE")
 
+    def _begin_read(self) -> None:
+        # WAL: the snapshot is taken at the first read, and no write lock at all.
+        self._sq.conn.execute("BEGIN DEFERRED")
+
     def _commit(self) -> None:
         self._sq.conn.execute("COMMIT")
 
