@@ -101,3 +101,27 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(StoreError, match="schema 99"):
         ResultStore(path)
+
+
+def test_a_failed_write_is_rolled_back_and_the_store_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ResultStore(tmp_path / "a.sqlite") as store:
+        crawl = store.open_crawl(URLS, OPTIONS)
+        real = store._run
+
+        def failing(sql: str, params: object = ()) -> None:
+            real("SELECT * FROM no_such_table")
+
+        monkeypatch.setattr(store, "_run", failing)
+        with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
+            store.finish_crawl(crawl.id)
+        with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
+            store.save(crawl.id, result(URLS[0]))
+        monkeypatch.setattr(store, "_run", real)
+        # Not stuck inside the failed transaction: the next ones begin and commit.
+        store.save(crawl.id, result(URLS[0]))
+        store.finish_crawl(crawl.id)
+    with ResultStore(tmp_path / "a.sqlite") as store:
+        assert store.crawl(crawl.id)["complete"]
+        assert [r["url"] for r in store.results(crawl.id)] == URLS[:1]

@@ -20,6 +20,7 @@ import psycopg
 import pytest
 from audit_web import FixtureWeb
 
+from trackpref.audit import store as store_module
 from trackpref.audit.store import ResultStore, StoreError, open_results
 from trackpref.audit.store_postgres import PostgresResultStore
 
@@ -113,6 +114,81 @@ def test_a_clean_stop_hands_its_sites_back_at_once(
     assert b.claim(crawl, "b/0", lease=600) is None
     a.release(crawl, "a/0")
     assert b.claim(crawl, "b/0", lease=600) == URLS[0]
+
+
+def test_fresh_on_several_machines_makes_one_new_crawl(
+    stores: tuple[PostgresResultStore, PostgresResultStore],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b = stores
+    old = a.open_crawl(URLS, OPTIONS)
+    monkeypatch.setattr(store_module, "FRESH_JOIN_SECONDS", -1)  # the old crawl is not recent
+    first = a.open_crawl(URLS, OPTIONS, fresh=True)
+    assert first.id != old.id
+    monkeypatch.setattr(store_module, "FRESH_JOIN_SECONDS", 600)
+    second = b.open_crawl(URLS, OPTIONS, fresh=True)  # the other machine of the same launch
+    assert second.id == first.id
+    assert second.resumed
+
+
+def test_a_renewed_claim_outlives_its_first_lease_and_a_lost_one_is_not_taken_back(
+    stores: tuple[PostgresResultStore, PostgresResultStore],
+) -> None:
+    a, b = stores
+    crawl = a.open_crawl(URLS[:1], OPTIONS).id
+    assert a.claim(crawl, "a/0", lease=0.5) == URLS[0]
+    assert a.renew(crawl, URLS[0], "a/0", lease=60)  # a second attempt begins
+    time.sleep(0.6)
+    assert b.claim(crawl, "b/0", lease=60) is None, "a renewed its lease"
+    # a stalls past its lease; b takes the site over.
+    assert a.renew(crawl, URLS[0], "a/0", lease=0.1)
+    time.sleep(0.2)
+    assert b.claim(crawl, "b/0", lease=60) == URLS[0]
+    assert not a.renew(crawl, URLS[0], "a/0", lease=60), "the claim is b's now"
+    # a finishes anyway: its result is kept, b's claim is not deleted with it.
+    a.save(crawl, _site(URLS[0], honored=False), holder="a/0")
+    assert a._rows("SELECT holder FROM claims WHERE crawl_id = %s", (crawl,)) == [("b/0",)]
+    b.save(crawl, _site(URLS[0]), holder="b/0")
+    assert a._rows("SELECT holder FROM claims WHERE crawl_id = %s", (crawl,)) == []
+    assert a.results(crawl)[0]["verdicts"]["gpc_honored"] is True  # the last result
+
+
+def test_leases_run_on_the_databases_clock_not_a_machines(
+    stores: tuple[PostgresResultStore, PostgresResultStore],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b = stores
+    crawl = a.open_crawl(URLS[:1], OPTIONS).id
+    assert a.claim(crawl, "a/0", lease=600) == URLS[0]
+    # Machine b's clock runs a day ahead: a's lease has not run out all the same.
+    ahead = time.time() + 86_400
+    monkeypatch.setattr(store_module.time, "time", lambda: ahead)
+    assert b.claim(crawl, "b/0", lease=600) is None
+
+
+def test_a_failed_statement_leaves_the_connection_usable(
+    stores: tuple[PostgresResultStore, PostgresResultStore],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b = stores
+    crawl = a.open_crawl(URLS[:2], OPTIONS).id
+    assert a.claim(crawl, "a/0", lease=600) == URLS[0]
+    real = a._run
+
+    def failing(sql: str, params: object = ()) -> None:
+        real("SELECT 1 / 0")  # a statement the server refuses: the transaction aborts
+
+    monkeypatch.setattr(a, "_run", failing)
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        a.release(crawl, "a/0")
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        a.finish_crawl(crawl)
+    monkeypatch.setattr(a, "_run", real)
+    # Rolled back, not left open: the next statements work and commit (the
+    # other machine sees them).
+    assert a.claim(crawl, "a/1", lease=600) == URLS[1]
+    a.release(crawl, "a/0")
+    assert b._rows("SELECT holder FROM claims WHERE crawl_id = %s", (crawl,)) == [("a/1",)]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import os
 import secrets
 import socket
@@ -44,8 +45,13 @@ from .trackers import TrackerKnowledge, sightings_from
 
 __all__ = ["MAX_BROWSERS", "AuditSetupError", "CrawlResult", "run_crawl", "write_reports"]
 
+log = logging.getLogger("trackpref.audit")
+
 #: Browsers at once, at most: each takes ~350 MiB and a core under load.
 MAX_BROWSERS = 2
+#: A claim's lease beyond the site deadline: a browser launch and a close
+#: (30 s each at most), twice over, with room to spare.
+LEASE_MARGIN = 150.0
 #: Seconds between looks for a site to claim while others hold the rest.
 CLAIM_POLL = 2.0
 
@@ -118,10 +124,11 @@ async def run_crawl(
     for url in pending:
         queue.put_nowait(url)
     # A shared store (several machines): sites are claimed one at a time, with
-    # a lease longer than any site may take, so a dead machine's site goes
-    # back to the others when its lease runs out.
+    # a lease renewed at each attempt and longer than an attempt may take (the
+    # audit, a browser launch, a browser close), so a dead machine's site goes
+    # back to the others when its lease runs out, and a live one's never does.
     holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-    lease = config.site_deadline * 2 + 60
+    lease = config.site_deadline + LEASE_MARGIN
 
     async def next_url(me: str) -> str | None:
         if not store.shared:
@@ -155,10 +162,12 @@ async def run_crawl(
                 raise AuditSetupError(f"cannot start Chromium: {exc}") from exc
 
         async def audit_one(
-            driver: BrowserDriver | None, url: str
+            driver: BrowserDriver | None, url: str, me: str
         ) -> tuple[SiteAudit, BrowserDriver | None]:
             failure = Failure(FailureKind.BROWSER, "the browser failed twice on this site")
             for _ in range(2):
+                if store.shared:
+                    store.renew(info.id, url, me, lease)
                 if driver is None or not driver.connected:
                     driver = await launch()
                 auditor = SiteAuditor(driver, fetcher, config, state["knowledge"])
@@ -185,19 +194,22 @@ async def run_crawl(
                     url = await next_url(me)
                     if url is None:
                         return
-                    audit, driver = await audit_one(driver, url)
+                    audit, driver = await audit_one(driver, url, me)
                     site_json = site_to_json(audit)
                     site_json["url"] = url
                     sightings = sightings_from(
                         audit.site, (r.identifiers for r in audit.states.values())
                     )
-                    store.save(info.id, site_json, sightings)
+                    store.save(info.id, site_json, sightings, holder=me if store.shared else None)
                     state["knowledge"] = state["knowledge"].with_sightings(sightings)
                     if on_site is not None:
                         on_site(site_json)
             finally:
                 if store.shared:
-                    store.release(info.id, me)  # a clean stop hands its site back at once
+                    try:
+                        store.release(info.id, me)  # a clean stop hands its site back at once
+                    except Exception as exc:  # the lease hands it back later
+                        log.warning("could not release %s's claims: %s", me, exc)
                 if driver is not None:
                     await driver.close()
 

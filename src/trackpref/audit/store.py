@@ -22,12 +22,13 @@ shared; only the connection and the schema's types differ.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -110,6 +111,11 @@ def _bool(value: object) -> int | None:
     return None if value is None else int(bool(value))
 
 
+#: A ``fresh`` crawl joins one of the same sites and options begun this many
+#: seconds ago on a shared store (the other machines of the same launch).
+FRESH_JOIN_SECONDS = 600
+
+
 def crawl_key(urls: Sequence[str], options: Mapping[str, Any]) -> str:
     blob = json.dumps({"urls": list(urls), "options": dict(options)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -173,6 +179,22 @@ class ResultStore:
     def _end(self, ok: bool) -> None:
         self.db.execute("COMMIT" if ok else "ROLLBACK")
 
+    def _epoch(self) -> float:
+        """Now, for leases: on a shared store the database's clock, which every
+        machine reads alike, not each machine's own."""
+        return time.time()
+
+    @contextlib.contextmanager
+    def _transaction(self, lock: str | None = None) -> Iterator[None]:
+        """One write transaction, rolled back if anything in it fails."""
+        self._begin(lock)
+        try:
+            yield
+        except BaseException:
+            self._end(False)
+            raise
+        self._end(True)
+
     def close(self) -> None:
         self.db.close()
 
@@ -195,46 +217,49 @@ class ResultStore:
         """
         ordered = tuple(dict.fromkeys(urls))
         key = crawl_key(ordered, options)
-        self._begin(lock=key)
-        try:
-            row = None
-            if not fresh:
-                row = self._one(
-                    "SELECT id, started_at FROM crawls WHERE key=? AND finished_at IS NULL "
-                    "ORDER BY id DESC LIMIT 1",
-                    (key,),
-                )
+        with self._transaction(lock=key):
+            row = self._one(
+                "SELECT id, started_at FROM crawls WHERE key=? AND finished_at IS NULL "
+                "ORDER BY id DESC LIMIT 1",
+                (key,),
+            )
+            if row is not None and fresh and not self._just_started(str(row[1])):
+                row = None
             if row is not None:
                 done = {
                     r[0] for r in self._rows("SELECT url FROM results WHERE crawl_id=?", (row[0],))
                 }
-                info = CrawlInfo(int(row[0]), True, str(row[1]), ordered, frozenset(done))
-            else:
-                started = _now()
-                new = self._one(
-                    "INSERT INTO crawls (key, started_at, options) VALUES (?, ?, ?) RETURNING id",
-                    (key, started, json.dumps(dict(options), sort_keys=True)),
-                )
-                assert new is not None
-                crawl_id = int(new[0])
-                self._many(
-                    "INSERT INTO crawl_urls (crawl_id, position, url) VALUES (?, ?, ?)",
-                    [(crawl_id, i, u) for i, u in enumerate(ordered)],
-                )
-                info = CrawlInfo(crawl_id, False, started, ordered, frozenset())
-        except BaseException:
-            self._end(False)
-            raise
-        self._end(True)
-        return info
+                return CrawlInfo(int(row[0]), True, str(row[1]), ordered, frozenset(done))
+            started = _now()
+            new = self._one(
+                "INSERT INTO crawls (key, started_at, options) VALUES (?, ?, ?) RETURNING id",
+                (key, started, json.dumps(dict(options), sort_keys=True)),
+            )
+            assert new is not None
+            crawl_id = int(new[0])
+            self._many(
+                "INSERT INTO crawl_urls (crawl_id, position, url) VALUES (?, ?, ?)",
+                [(crawl_id, i, u) for i, u in enumerate(ordered)],
+            )
+            return CrawlInfo(crawl_id, False, started, ordered, frozenset())
+
+    def _just_started(self, started_at: str) -> bool:
+        """Whether a shared crawl began so recently that a ``fresh`` start joins
+        it: several machines given ``--fresh`` at once make one new crawl."""
+        if not self.shared:
+            return False
+        try:
+            begun = dt.datetime.fromisoformat(started_at).timestamp()
+        except ValueError:
+            return False
+        return 0 <= self._epoch() - begun <= FRESH_JOIN_SECONDS
 
     def finish_crawl(self, crawl_id: int) -> None:
-        self._begin()
-        self._run(
-            "UPDATE crawls SET finished_at=? WHERE id=? AND finished_at IS NULL",
-            (_now(), crawl_id),
-        )
-        self._end(True)
+        with self._transaction():
+            self._run(
+                "UPDATE crawls SET finished_at=? WHERE id=? AND finished_at IS NULL",
+                (_now(), crawl_id),
+            )
 
     def crawl(self, crawl_id: int) -> dict[str, Any]:
         row = self._one(
@@ -264,9 +289,8 @@ class ResultStore:
     def claim(self, crawl_id: int, holder: str, lease: float) -> str | None:
         """The next URL nobody has audited or holds, now held by ``holder``
         for ``lease`` seconds; None when there is none to take right now."""
-        now = time.time()
-        self._begin(lock=f"claims:{crawl_id}")
-        try:
+        with self._transaction(lock=f"claims:{crawl_id}"):
+            now = self._epoch()
             row = self._one(
                 "SELECT u.url FROM crawl_urls u "
                 "LEFT JOIN results r ON r.crawl_id = u.crawl_id AND r.url = u.url "
@@ -283,17 +307,29 @@ class ResultStore:
                     "expires_at = excluded.expires_at",
                     (crawl_id, row[0], holder, now + lease),
                 )
-        except BaseException:
-            self._end(False)
-            raise
-        self._end(True)
         return None if row is None else str(row[0])
+
+    def renew(self, crawl_id: int, url: str, holder: str, lease: float) -> bool:
+        """Extend ``holder``'s claim on ``url`` by ``lease`` seconds from now;
+        False if the claim is no longer its own (it ran out and another took it)."""
+        with self._transaction(lock=f"claims:{crawl_id}"):
+            now = self._epoch()
+            mine = self._one(
+                "SELECT 1 FROM claims WHERE crawl_id = ? AND url = ? AND holder = ?",
+                (crawl_id, url, holder),
+            )
+            if mine is not None:
+                self._run(
+                    "UPDATE claims SET expires_at = ? "
+                    "WHERE crawl_id = ? AND url = ? AND holder = ?",
+                    (now + lease, crawl_id, url, holder),
+                )
+        return mine is not None
 
     def release(self, crawl_id: int, holder: str) -> None:
         """Give back what ``holder`` claimed and did not finish (a clean stop)."""
-        self._begin(lock=f"claims:{crawl_id}")
-        self._run("DELETE FROM claims WHERE crawl_id = ? AND holder = ?", (crawl_id, holder))
-        self._end(True)
+        with self._transaction(lock=f"claims:{crawl_id}"):
+            self._run("DELETE FROM claims WHERE crawl_id = ? AND holder = ?", (crawl_id, holder))
 
     def remaining(self, crawl_id: int) -> int:
         """URLs of the crawl without a result yet (claimed or not)."""
@@ -313,15 +349,21 @@ class ResultStore:
         crawl_id: int,
         site_json: Mapping[str, Any],
         sightings: Iterable[tuple[str, str]] = (),
+        *,
+        holder: str | None = None,
     ) -> None:
-        """Record one audited site and what it taught about trackers, atomically."""
+        """Record one audited site and what it taught about trackers, atomically.
+
+        ``holder``'s claim on the site ends with it. Another machine's claim
+        (``holder``'s ran out and it took the site) stays: that machine's
+        result replaces this one when it is saved.
+        """
         verdicts = site_json.get("verdicts", {})
         error = site_json.get("error")
         now = _now()
         # Sorted: two machines saving at once take the sightings' rows in one order.
         seen = sorted(set(sightings))
-        self._begin()
-        try:
+        with self._transaction():
             self._run(
                 "INSERT INTO results (crawl_id, url, site, audited_at, gpc_honored, "
                 "dnt_honored, declarations_valid, claims_contradicted, error_kind, report) "
@@ -351,13 +393,16 @@ class ResultStore:
                     "VALUES (?, ?, ?, ?) ON CONFLICT (tracker, site) DO UPDATE SET last_seen=?",
                     [(t, s, now, now, now) for t, s in seen],
                 )
-            self._run(
-                "DELETE FROM claims WHERE crawl_id = ? AND url = ?", (crawl_id, site_json["url"])
-            )
-        except BaseException:
-            self._end(False)
-            raise
-        self._end(True)
+            if holder is None:
+                self._run(
+                    "DELETE FROM claims WHERE crawl_id = ? AND url = ?",
+                    (crawl_id, site_json["url"]),
+                )
+            else:
+                self._run(
+                    "DELETE FROM claims WHERE crawl_id = ? AND url = ? AND holder = ?",
+                    (crawl_id, site_json["url"], holder),
+                )
 
     def results(self, crawl_id: int) -> list[dict[str, Any]]:
         """This crawl's site results, in the order the URLs were given."""

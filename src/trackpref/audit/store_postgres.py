@@ -81,7 +81,16 @@ class PostgresResultStore(ResultStore):
         self._tx = self.conn.transaction()
         self._tx.__enter__()
         if lock is not None:
-            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(lock),))
+            try:
+                self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(lock),))
+            except BaseException:
+                self._end(False)  # never leave a dead transaction open on the connection
+                raise
+
+    def _epoch(self) -> float:
+        row = self._one("SELECT EXTRACT(EPOCH FROM clock_timestamp())")
+        assert row is not None
+        return float(row[0])
 
     def _end(self, ok: bool) -> None:
         tx, self._tx = self._tx, None
