@@ -372,8 +372,13 @@ def _columns(data: list[Any]) -> EventColumns | None:
     properties) returns None, and the array is checked one event at a time,
     which names the culprit. A property test holds both ways to one answer.
     """
-    if set(map(type, data)) != {dict} or not _PLAIN_KEYS.issuperset(set().union(*data)):
+    if set(map(type, data)) != {dict}:
         return None
+    keys = set().union(*data)
+    if not _PLAIN_KEYS.issuperset(keys):
+        return None
+    n = len(data)
+    absent: tuple[None, ...] = (None,) * n  # shared by the columns: immutable
     sites = [d.get("site") for d in data]
     kinds = [d.get("type") for d in data]
     urls = [d.get("url") for d in data]
@@ -390,10 +395,11 @@ def _columns(data: list[Any]) -> EventColumns | None:
     pages = list(map(_url, urls))
     if None in pages:
         return None
-    refs = [d.get("referrer") for d in data]
-    ids = [d.get("id") for d in data]
-    dnts = [d.get("dnt") for d in data]
-    gpcs = [d.get("gpc") for d in data]
+    # A key no event has is a column of None, not a pass over the events.
+    refs = [d.get("referrer") for d in data] if "referrer" in keys else absent
+    ids = [d.get("id") for d in data] if "id" in keys else absent
+    dnts = [d.get("dnt") for d in data] if "dnt" in keys else absent
+    gpcs = [d.get("gpc") for d in data] if "gpc" in keys else absent
     if not (
         set(map(type, refs)) <= _TEXT_OR_NONE
         and set(map(type, ids)) <= _TEXT_OR_NONE
@@ -412,7 +418,6 @@ def _columns(data: list[Any]) -> EventColumns | None:
         return None
     dnt_of = {v: v if v == "0" or v == "1" else None for v in set(dnts)}
     paths, hosts = zip(*pages, strict=True)
-    n = len(data)
     return EventColumns(
         (
             list(map(site_of.__getitem__, sites)),
@@ -420,9 +425,9 @@ def _columns(data: list[Any]) -> EventColumns | None:
             paths,
             hosts,
             list(map(ref_of.__getitem__, refs)),
-            [None] * n,
+            absent,
             ids,
-            list(map(dnt_of.__getitem__, dnts)),
+            list(map(dnt_of.__getitem__, dnts)) if "dnt" in keys else absent,
             list(map(is_, gpcs, repeat(True))),
         )
     )
