@@ -72,6 +72,9 @@ def test_every_problem_is_listed(tmp_path: Path) -> None:
         read_privacy_config(bad)
     with pytest.raises(ValidationError, match="cannot be read"):
         read_privacy_config(tmp_path / "missing.json")
+    bad.write_text("[" + "1" * 5_000 + "]")
+    with pytest.raises(ValidationError, match="not JSON"):
+        read_privacy_config(bad)
     bad.write_text("[" * 100_000)
     with pytest.raises(ValidationError, match="not JSON: nested too deeply"):
         read_privacy_config(bad)

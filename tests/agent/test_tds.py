@@ -89,6 +89,9 @@ def test_files_are_named_in_errors(tmp_path: Path) -> None:
     path.write_bytes(b"\xff")
     with pytest.raises(ValidationError, match="not UTF-8"):
         read_tds(path)
+    path.write_text('{"trackers": ' + "1" * 5_000 + "}")
+    with pytest.raises(ValidationError, match=f"{path}: file: not JSON"):
+        read_tds(path)
     path.write_text('{"trackers": ' + "[" * 100_000)
     with pytest.raises(ValidationError, match=f"{path}: file: not JSON: nested too deeply"):
         read_tds(path)

@@ -269,6 +269,31 @@ def test_the_no_js_pixel(client: TestClient) -> None:
     assert r.json()["field"] == "site"
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/p.gif?site=news.example" + "&x=1" * 16,  # more fields than parse_qs is allowed
+        "/o/spring/tok_abcdefgh12.gif?" + "&".join(f"k{i}=1" for i in range(17)),
+    ],
+)
+def test_pixels_with_too_many_query_fields_are_refused(client: TestClient, path: str) -> None:
+    r = client.get(path)
+    assert r.status_code == 400
+    assert r.json() == {"error": "query: more than 16 fields", "field": "query"}
+    assert events(client) == []
+
+
+def test_raw_bytes_beyond_ascii_in_a_pixel_query_are_read_as_utf8() -> None:
+    from trackpref.service.collect import _query
+
+    assert _query({"query_string": b"site=ex\xc3\xa4mple.example"}) == {
+        "site": "ex\u00e4mple.example"
+    }
+    assert _query({"query_string": b"site=ex\xe4mple.example"}) == {
+        "site": "ex\ufffdmple.example"  # not UTF-8: refused by the site check
+    }
+
+
 def test_the_script(client: TestClient) -> None:
     r = client.get("/trackpref.js")
     assert r.status_code == 200

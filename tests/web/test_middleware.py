@@ -251,6 +251,19 @@ def test_exception_api_refuses_nesting_deeper_than_json_loads_recurses(
     assert CONSENT_COOKIE not in client.cookies
 
 
+def test_exception_api_refuses_a_number_python_will_not_read(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    client = make_client()
+    r = client.post(
+        "/_trackpref/exceptions",
+        content='{"op": "exists", "x": 1' + "0" * 5000 + "}",  # over 4,300 digits
+        headers={"Content-Type": "application/json", "Origin": "http://testserver"},
+    )
+    assert r.status_code == 400
+    assert r.json()["error"]["name"] == "SyntaxError"
+
+
 def test_exception_api_refuses_cross_origin_and_non_json(
     make_client: Callable[..., httpx.Client],
 ) -> None:

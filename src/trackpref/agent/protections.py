@@ -164,4 +164,6 @@ def read_privacy_config(path: str | Path) -> Protections:
         ) from None
     except RecursionError:  # json.loads recurses once per level of nesting
         raise ValidationError([("file", "not JSON: nested too deeply")], source=str(p)) from None
+    except ValueError as exc:  # a number of more than 4,300 digits
+        raise ValidationError([("file", f"not JSON: {str(exc)[:120]}")], source=str(p)) from None
     return load_privacy_config(data, source=str(p))

@@ -517,6 +517,8 @@ def read_tds(path: str | Path) -> TrackerData:
         ) from None
     except RecursionError:  # json.loads recurses once per level of nesting
         raise ValidationError([("file", "not JSON: nested too deeply")], source=source) from None
+    except ValueError as exc:  # a number of more than 4,300 digits
+        raise ValidationError([("file", f"not JSON: {str(exc)[:120]}")], source=source) from None
     return load_tds(data, source=source)
 
 

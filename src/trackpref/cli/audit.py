@@ -66,7 +66,7 @@ def _hashes(path: Path | None) -> Mapping[str, str] | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
         raise click.BadParameter(f"{path}: {exc}", param_hint="--dnt-policy-hashes") from exc
     except RecursionError:
         raise click.BadParameter(

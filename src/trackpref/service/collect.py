@@ -220,7 +220,13 @@ def _query(scope: Scope) -> dict[str, str]:
     qs: bytes = scope.get("query_string", b"")
     if len(qs) > 8192:
         raise CollectError("query: longer than 8192 bytes", field="query", status=413)
-    return {k: v[0] for k, v in parse_qs(qs.decode("latin-1"), max_num_fields=16).items()}
+    try:
+        # Raw bytes beyond ASCII are not a URL's; read as UTF-8, anything else
+        # becomes U+FFFD and fails the checks by name.
+        fields = parse_qs(qs.decode("utf-8", "replace"), max_num_fields=16)
+    except ValueError:  # parse_qs: more than max_num_fields
+        raise CollectError("query: more than 16 fields", field="query") from None
+    return {k: v[0] for k, v in fields.items()}
 
 
 class PagePixel(_Base):

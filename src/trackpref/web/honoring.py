@@ -515,8 +515,8 @@ class Honoring:
         secure = scheme == "https"
         try:
             call = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return _error(SyntaxError_(f"body is not JSON: {exc}"))
+        except ValueError as exc:  # not UTF-8, not JSON, or a number of 4,300 digits
+            return _error(SyntaxError_(f"body is not JSON: {str(exc)[:120]}"))
         except RecursionError:  # json.loads recurses once per level of nesting
             return _error(SyntaxError_("body is nested too deeply"))
         if not isinstance(call, dict):
