@@ -263,3 +263,19 @@ def test_a_forked_child_gets_a_writer_of_its_own() -> None:
     assert answer == b"\x00", f"child: {answer!r}, status {status}"
     w.stop()
     assert len(rec.batches) == 1  # the child's batch was the child's
+
+
+def test_a_commit_ended_by_a_base_exception_fails_its_requests_as_errors() -> None:
+    def interrupted(batch: list[Prepared]) -> None:
+        raise KeyboardInterrupt
+
+    w = GroupCommitter(interrupted, max_events=10)
+
+    async def main() -> None:
+        # An Exception (which the endpoint turns into 503), not a BaseException
+        # that would tear through the request's task.
+        with pytest.raises(RuntimeError, match="the writer stopped: KeyboardInterrupt"):
+            await asyncio.wait_for(w.submit(prepared()), 5)
+
+    run(main())
+    w.stop()

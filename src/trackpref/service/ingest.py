@@ -96,8 +96,10 @@ def _resolve(items: Sequence[Prepared], error: BaseException | None) -> None:
             continue
         if error is None:
             fut.set_result(None)
-        else:
+        elif isinstance(error, Exception):
             fut.set_exception(error)
+        else:  # KeyboardInterrupt and the like end the writer, not the request's task
+            fut.set_exception(RuntimeError(f"the writer stopped: {error!r}"))
 
 
 class GroupCommitter:
@@ -181,7 +183,9 @@ class GroupCommitter:
                 raise Overloaded(f"{self._queued} events are waiting to be written")
             self._queued += prepared.events
             self._queue.append(prepared)
-            if self._idle:
+            if not self._running:  # the writer died since the check above
+                self.start()
+            elif self._idle:
                 # Wake the writer only when it sleeps: a busy writer looks at the
                 # queue again after its commit, and every needless wake-up is a
                 # context switch on the core the event loop needs.
