@@ -111,7 +111,26 @@ def test_every_batch_size_is_inserted_whole_and_in_order(store: Store, n: int) -
         (i, f"v{i}" if i % 3 else None) for i in range(n)
     ]
     store.insert_rows("scratch_rows", ("k", "v"), [])
+    with pytest.raises(StoreError, match="every row must have 2 values"):
+        store.insert_rows("scratch_rows", ("k", "v"), [(1, "a"), (2,), (3, "c")])
     assert store.query("SELECT COUNT(*) FROM scratch_rows") == [(n,)]
+
+
+def test_a_snapshot_sees_one_state_on_both_backends(store: Store, store_url: str) -> None:
+    assert isinstance(store, SQLStore)
+    store.execute("CREATE TABLE snap (n INTEGER)")
+    store.execute("INSERT INTO snap VALUES (1)")
+    other = open_store(store_url, site=store.site)
+    try:
+        assert isinstance(other, SQLStore)
+        with store.snapshot():
+            assert store.query("SELECT SUM(n) FROM snap") == [(1,)]
+            with other.transaction():
+                other.execute("INSERT INTO snap VALUES (2)")
+            assert store.query("SELECT SUM(n) FROM snap") == [(1,)], "one state throughout"
+        assert store.query("SELECT SUM(n) FROM snap") == [(3,)]
+    finally:
+        other.close()
 
 
 def test_iter_events_pages_in_time_order(store: Store) -> None:

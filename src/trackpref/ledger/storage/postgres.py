@@ -171,6 +171,10 @@ class PostgresStore(SQLStore):
     def _begin(self) -> None:
         self._pgs.conn.execute("BEGIN")
 
+    def _begin_read(self) -> None:
+        # READ COMMITTED would give each statement its own snapshot.
+        self._pgs.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
     def _commit(self) -> None:
         self._pgs.conn.execute("COMMIT")
 

@@ -152,6 +152,8 @@ class SQLStore(Store):
 
         ``table`` and ``columns`` are the caller's own names, never input.
         """
+        if any(len(row) != len(columns) for row in rows):
+            raise StoreError(f"{table}: every row must have {len(columns)} values")
         if rows:
             names = ", ".join(columns)
             marks = ", ".join("?" * len(columns))

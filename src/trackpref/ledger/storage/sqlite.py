@@ -284,6 +284,8 @@ class SQLiteStore(SQLStore):
     ) -> None:
         if not rows:
             return
+        if any(len(row) != len(columns) for row in rows):
+            raise StoreError(f"{table}: every row must have {len(columns)} values")
         head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608 - own names
         values = "(" + ", ".join("?" * len(columns)) + ")"
         with self._sq.lock:
