@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,18 @@ def test_a_failed_write_is_rolled_back_and_the_store_goes_on(
     with ResultStore(tmp_path / "a.sqlite") as store:
         assert store.crawl(crawl.id)["complete"]
         assert [r["url"] for r in store.results(crawl.id)] == URLS[:1]
+
+
+def test_fresh_machines_join_by_the_stores_clock_not_their_own(tmp_path: Path) -> None:
+    class Shared(ResultStore):
+        """A store whose clock (the database's) runs 5 s behind this machine's."""
+
+        shared = True
+
+        def _epoch(self) -> float:
+            return time.time() - 5
+
+    with Shared(tmp_path / "a.sqlite") as a, Shared(tmp_path / "a.sqlite") as b:
+        first = a.open_crawl(URLS, OPTIONS, fresh=True)
+        second = b.open_crawl(URLS, OPTIONS, fresh=True)
+        assert second.id == first.id, "one new crawl for the machines of one launch"

@@ -47,6 +47,15 @@ __all__ = ["MAX_BROWSERS", "AuditSetupError", "CrawlResult", "run_crawl", "write
 
 log = logging.getLogger("trackpref.audit")
 
+
+class _ClaimLost(Exception):
+    """This machine's lease on a site ran out and another machine took it."""
+
+    def __init__(self, driver: BrowserDriver | None) -> None:
+        super().__init__("the claim was lost")
+        self.driver = driver  # still this worker's, open or not
+
+
 #: Browsers at once, at most: each takes ~350 MiB and a core under load.
 MAX_BROWSERS = 2
 #: A claim's lease beyond the site deadline: a browser launch and a close
@@ -166,8 +175,8 @@ async def run_crawl(
         ) -> tuple[SiteAudit, BrowserDriver | None]:
             failure = Failure(FailureKind.BROWSER, "the browser failed twice on this site")
             for _ in range(2):
-                if store.shared:
-                    store.renew(info.id, url, me, lease)
+                if store.shared and not store.renew(info.id, url, me, lease):
+                    raise _ClaimLost(driver)  # another machine audits it now
                 if driver is None or not driver.connected:
                     driver = await launch()
                 auditor = SiteAuditor(driver, fetcher, config, state["knowledge"])
@@ -194,7 +203,11 @@ async def run_crawl(
                     url = await next_url(me)
                     if url is None:
                         return
-                    audit, driver = await audit_one(driver, url, me)
+                    try:
+                        audit, driver = await audit_one(driver, url, me)
+                    except _ClaimLost as lost:
+                        driver = lost.driver
+                        continue
                     site_json = site_to_json(audit)
                     site_json["url"] = url
                     sightings = sightings_from(

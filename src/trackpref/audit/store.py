@@ -230,7 +230,8 @@ class ResultStore:
                     r[0] for r in self._rows("SELECT url FROM results WHERE crawl_id=?", (row[0],))
                 }
                 return CrawlInfo(int(row[0]), True, str(row[1]), ordered, frozenset(done))
-            started = _now()
+            # The database's clock on a shared store, as _just_started reads it.
+            started = dt.datetime.fromtimestamp(self._epoch(), dt.UTC).isoformat(timespec="seconds")
             new = self._one(
                 "INSERT INTO crawls (key, started_at, options) VALUES (?, ?, ?) RETURNING id",
                 (key, started, json.dumps(dict(options), sort_keys=True)),
@@ -252,7 +253,8 @@ class ResultStore:
             begun = dt.datetime.fromisoformat(started_at).timestamp()
         except ValueError:
             return False
-        return 0 <= self._epoch() - begun <= FRESH_JOIN_SECONDS
+        # A second's slack: started_at is kept to the second.
+        return -1 <= self._epoch() - begun <= FRESH_JOIN_SECONDS
 
     def finish_crawl(self, crawl_id: int) -> None:
         with self._transaction():

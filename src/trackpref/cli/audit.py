@@ -214,7 +214,12 @@ def _compliance(verdicts: Mapping[str, Any]) -> str:
     help="Results database: a SQLite file (default: OUT/audit.sqlite), or "
     "postgresql://... for a crawl shared by several machines (each runs the same command).",
 )
-@click.option("--fresh", is_flag=True, help="Start a new crawl even if one is unfinished.")
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Start a new crawl even if one is unfinished. On a shared --db, machines given "
+    "--fresh within ten minutes of each other share one new crawl.",
+)
 @click.option(
     "--tds",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
