@@ -214,6 +214,26 @@ def test_every_form_needs_its_csrf_token(client: TestClient) -> None:
     assert client.post("/rights/exceptions/revoke", data={"index": "all"}).status_code == 403
 
 
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ("&".join(f"f{i}=1" for i in range(40)), "Max number of fields exceeded"),
+        (b"site=\xff\xfe", "not a form"),
+    ],
+)
+def test_an_unreadable_form_is_named_not_called_expired(
+    client: TestClient, body: str | bytes, needle: str
+) -> None:
+    r = client.post(
+        "/rights/requests",
+        content=body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 400
+    assert needle in r.text
+    assert "expired" not in r.text
+
+
 def test_bad_requests_name_the_field(client: TestClient) -> None:
     seed(client)
     r = client.post(

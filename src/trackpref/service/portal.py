@@ -80,13 +80,14 @@ class Portal:
     def _problem(self, request: Request, status: int, message: str) -> Response:
         return self._page(request, "rights_error.html", status, status=status, message=message)
 
-    async def _form(self, request: Request) -> dict[str, str] | None:
+    async def _form(self, request: Request) -> dict[str, str] | Response:
+        """The form's fields, or the page that says why it cannot be used."""
         try:
             data = await read_form(request)
-        except FormError:
-            return None
+        except FormError as exc:
+            return self._problem(request, 400, f"The form could not be read: {str(exc)[:200]}.")
         if not self.auth.check_portal_csrf(request, data.get("csrf", "")):
-            return None
+            return self._problem(request, 403, "The form expired; please go back and try again.")
         return data
 
     def _site(self, value: str | None) -> str:
@@ -121,8 +122,8 @@ class Portal:
 
     async def open_request(self, request: Request) -> Response:
         data = await self._form(request)
-        if data is None:
-            return self._problem(request, 403, "The form expired; please go back and try again.")
+        if isinstance(data, Response):
+            return data
         try:
             site = self._site(data.get("site"))
             kind = RequestKind(data.get("kind", ""))
@@ -183,8 +184,8 @@ class Portal:
     async def resend(self, request: Request) -> Response:
         site, rid = request.path_params["site"], request.path_params["rid"]
         data = await self._form(request)
-        if data is None:
-            return self._problem(request, 403, "The form expired; please go back and try again.")
+        if isinstance(data, Response):
+            return data
         try:
             site = self._site(site)
         except SignalError as exc:
@@ -208,8 +209,8 @@ class Portal:
     async def verify(self, request: Request) -> Response:
         site, rid = request.path_params["site"], request.path_params["rid"]
         data = await self._form(request)
-        if data is None:
-            return self._problem(request, 403, "The form expired; please go back and try again.")
+        if isinstance(data, Response):
+            return data
         try:
             site = self._site(site)
         except SignalError as exc:
@@ -338,8 +339,8 @@ class Portal:
     async def correct(self, request: Request) -> Response:
         site, rid = request.path_params["site"], request.path_params["rid"]
         data = await self._form(request)
-        if data is None:
-            return self._problem(request, 403, "The form expired; please go back and try again.")
+        if isinstance(data, Response):
+            return data
         try:
             site = self._site(site)
         except SignalError as exc:
@@ -391,8 +392,8 @@ class Portal:
 
     async def revoke(self, request: Request) -> Response:
         data = await self._form(request)
-        if data is None:
-            return self._problem(request, 403, "The form expired; please go back and try again.")
+        if isinstance(data, Response):
+            return data
         cid = self._consent_id(request)
         if cid is None:
             return self._page(request, "rights_exceptions.html", grants=[], revoked=0)
