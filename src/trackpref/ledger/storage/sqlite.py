@@ -58,33 +58,23 @@ def _rows_statement(head: str, values: str, rows: int) -> str:
 
 
 def _insert_in_chunks(
-    conn: sqlite3.Connection,
-    head: str,
-    values: str,
-    width: int,
-    flat: list[Any],
-    *,
-    multi_row_rest: bool,
+    conn: sqlite3.Connection, head: str, values: str, width: int, flat: list[Any]
 ) -> None:
     """Insert a flat list of ``width``-wide rows, :data:`_ROWS_PER_INSERT` per statement.
 
-    The rows left over go one by one, or, with ``multi_row_rest``, in one
-    statement of their own size. Measured: that takes a third off the cost of
-    a row in a table without indexes (the tally log, where a commit of a few
-    dozen single-event requests is all left over) but adds a third to a row
-    of the indexed events table.
+    The rows left over go in one statement of their own size, not one by one:
+    a commit of a few dozen single-event requests is all left over, and one
+    statement costs about a quarter less per row (measured on the events
+    table with its indexes, commit included).
     """
     step = _ROWS_PER_INSERT * width
     whole = len(flat) - len(flat) % step
     if whole:
         full = _rows_statement(head, values, _ROWS_PER_INSERT)
         conn.executemany(full, [flat[i : i + step] for i in range(0, whole, step)])
-    if whole < len(flat) and multi_row_rest:
+    if whole < len(flat):
         rest = (len(flat) - whole) // width
         conn.execute(_rows_statement(head, values, rest), flat[whole:])
-    elif whole < len(flat):
-        one = _rows_statement(head, values, 1)
-        conn.executemany(one, [flat[i : i + width] for i in range(whole, len(flat), width)])
 
 
 _WIDTH = len(EventRow._fields)
@@ -275,9 +265,7 @@ class SQLiteStore(SQLStore):
             refs = flat[k::width]
             flat[k::width] = list(map(_NONE_AS_EMPTY.get, refs, refs))
         with self.transaction():
-            _insert_in_chunks(
-                self._sq.conn, _EVENTS_HEAD, _VALUES, width, flat, multi_row_rest=False
-            )
+            _insert_in_chunks(self._sq.conn, _EVENTS_HEAD, _VALUES, width, flat)
 
     def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
@@ -291,7 +279,7 @@ class SQLiteStore(SQLStore):
         with self._sq.lock:
             self._check_open()
             flat = list(chain(*rows))
-            _insert_in_chunks(self._sq.conn, head, values, len(columns), flat, multi_row_rest=True)
+            _insert_in_chunks(self._sq.conn, head, values, len(columns), flat)
 
     def strip_field(self, dataset: str, name: str, *, before: float) -> int:
         path = "$." + field_name(name)
