@@ -233,8 +233,8 @@ class GroupCommitter:
 
     def _run(self) -> None:
         try:
-            while self._write_next():
-                pass
+            while (batch := self._take()) is not None:
+                self._write(batch)
         except BaseException as exc:  # a fault of the writer itself, not a failed commit
             logger.exception("the writer stopped; it starts again with the next request")
             with self._cond:
@@ -247,11 +247,8 @@ class GroupCommitter:
                 self._queued -= sum(p.events for p in pending)
             _resolve_by_loop(pending, exc)  # not written: each gets 503
 
-    def _write_next(self) -> bool:
-        """Commit the next batch and answer its requests; False once stopped."""
-        batch = self._take()
-        if batch is None:
-            return False
+    def _write(self, batch: list[Prepared]) -> None:
+        """Commit one batch and answer its requests, whatever happens after the commit."""
         events = sum(p.events for p in batch)
         started = time.perf_counter()
         error: BaseException | None = None
@@ -278,7 +275,6 @@ class GroupCommitter:
                     logger.exception("a commit observer failed")
         finally:
             _resolve_by_loop(batch, error)
-        return True
 
 
 def _resolve_by_loop(batch: Sequence[Prepared], error: BaseException | None) -> None:
