@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from trackpref.agent.preference_file import load_preference
@@ -100,3 +101,22 @@ def test_file_option_on_the_group_and_the_subcommand(tmp_path: Path, config_home
     assert load_preference(a).state is PreferenceState.ALLOW
     assert load_preference(b).state is PreferenceState.DO_NOT_TRACK
     assert not (config_home / "trackpref" / "preference.json").exists()
+
+
+@pytest.mark.parametrize("when", ["1e308", "-1e18"])
+def test_show_names_a_time_no_calendar_holds(tmp_path: Path, when: str) -> None:
+    path = tmp_path / "p.json"
+    path.write_text('{"version": 1, "updated": ' + when + "}")
+    code, out, _ = run("show", "--file", str(path))
+    assert code == 0
+    assert "(not a date)" in out
+
+
+def test_nan_in_a_preference_file_is_refused_not_carried(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text('{"version": 1, "x": NaN}')
+    result = CliRunner().invoke(main, ["pref", "show", "--file", str(path)])
+    assert result.exit_code != 0
+    assert "NaN is not a JSON number" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert path.read_text() == '{"version": 1, "x": NaN}', "left as it was"

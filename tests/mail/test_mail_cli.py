@@ -85,3 +85,23 @@ def test_bad_paths_are_clear_errors(tmp_path: Path) -> None:
     result = runner.invoke(main, ["mail", "clean", str(eml), "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert "overwrite the original" in result.output
+
+
+def test_a_message_cannot_drive_the_terminal_or_the_table(tmp_path: Path) -> None:
+    # Rich markup and terminal escapes in a Subject, a sender and a charset are
+    # shown as text: never obeyed, never a crash.
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    (mail / "m[b].eml").write_bytes(
+        b"From: [red]x[/red] <a@x.example>\r\nSubject: [/red] hi \x1b[31mred\x1b]0;t\x07\r\n"
+        b'Content-Type: text/html; charset="[/x]"\r\n\r\n<p>x</p>'
+    )
+    scan = CliRunner().invoke(main, ["mail", "scan", str(mail), "-v"], terminal_width=200)
+    assert scan.exit_code == 0, scan.output
+    assert "[/red] hi" in scan.output
+    assert "m[b].eml" in scan.output
+    assert "\x1b" not in scan.output
+    out = tmp_path / "clean"
+    clean = CliRunner().invoke(main, ["mail", "clean", str(mail), "--out", str(out)])
+    assert clean.exit_code == 0, clean.output
+    assert "[/x]" in clean.output  # the unknown charset, named as it is

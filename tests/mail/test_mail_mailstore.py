@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import mailbox
+import os
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,16 @@ def test_output_path_refuses_to_touch_the_original(tmp_path: Path) -> None:
         output_path(folder, tmp_path)
     with pytest.raises(MailSourceError, match="not a directory"):
         output_path(folder, eml)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_fifo_is_named_not_read(tmp_path: Path) -> None:
+    # Reading a named pipe would wait forever: a folder's gets an error, and
+    # one given by itself is refused.
+    (tmp_path / "a.eml").write_bytes(newsletter("<p>x</p>"))
+    os.mkfifo(tmp_path / "b.eml")
+    errors = {s.location: s.error for s in read_messages(tmp_path)}
+    assert errors["a.eml"] is None
+    assert errors["b.eml"] == "not a regular file; not read"
+    with pytest.raises(MailSourceError, match="not a regular file"):
+        detect_format(tmp_path / "b.eml")

@@ -326,6 +326,11 @@ def _resolve(path: Path | str | None) -> Path:
     return preference_path() if path is None else Path(path)
 
 
+def _no_constant(name: str) -> object:
+    # NaN and Infinity are not JSON (RFC 8259), and could not be written back.
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def load_preference(path: Path | str | None = None) -> UserPreference:
     """Read the preference; a missing file is the default, unset.
 
@@ -350,7 +355,7 @@ def load_preference(path: Path | str | None = None) -> UserPreference:
     except UnicodeDecodeError as exc:
         raise PreferenceFileError(p, f"not UTF-8 text (byte {exc.start})") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise PreferenceFileError(
             p, f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"

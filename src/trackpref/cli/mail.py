@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..mail import (
@@ -24,12 +25,18 @@ from ..mail.report import printable
 __all__ = ["mail"]
 
 
+#: C0 and C1 controls and DEL: a message's text must not drive the terminal.
+_CONTROLS = dict.fromkeys([*range(0x20), 0x7F, *range(0x80, 0xA0)], "\ufffd")
+
+
 def _safe(text: str | None, limit: int = 0) -> str:
-    """Printable text: lone surrogates from undecodable bytes become U+FFFD."""
-    value = printable(text or "")
+    """What a message says, fit for the terminal: lone surrogates from undecodable
+    bytes and control characters become U+FFFD, and rich markup is escaped, so
+    a Subject such as ``[/red]`` is shown, not obeyed (or a crash)."""
+    value = printable(text or "").translate(_CONTROLS)
     if limit and len(value) > limit:
         value = value[: limit - 1] + "…"
-    return value
+    return escape(value)
 
 
 def _where(report: MessageReport) -> str:

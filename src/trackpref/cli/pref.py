@@ -40,7 +40,10 @@ _FORCE_OPTION = click.option(
 def _when(ts: float | None) -> str:
     if ts is None:
         return "never"
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):  # a time no calendar holds
+        return f"{ts:g} (not a date)"
 
 
 def _load_for_change(path: Path, force: bool) -> UserPreference:

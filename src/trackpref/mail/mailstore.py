@@ -71,6 +71,8 @@ def detect_format(path: Path) -> MailFormat:
         if _is_maildir(path):
             return MailFormat.MAILDIR
         return MailFormat.EML_DIR
+    if path.exists() and not path.is_file():
+        raise MailSourceError(f"{path}: not a regular file, a folder, an mbox or a Maildir")
     try:
         with path.open("rb") as handle:
             head = handle.read(5)
@@ -80,6 +82,9 @@ def detect_format(path: Path) -> MailFormat:
 
 
 def _read_file(path: Path, key: str | None, location: str) -> StoredMessage:
+    if path.exists() and not path.is_file():  # a pipe or a device would never end
+        message = RawMessage(str(path), key, b"")
+        return StoredMessage(message, location, error="not a regular file; not read")
     try:
         data = path.read_bytes()
     except OSError as exc:
