@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,12 @@ def test_nan_in_a_preference_file_is_refused_not_carried(tmp_path: Path) -> None
     assert "NaN is not a JSON number" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert path.read_text() == '{"version": 1, "x": NaN}', "left as it was"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_pipe_given_as_the_file_is_named_not_waited_on(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    os.mkfifo(path)
+    result = CliRunner().invoke(main, ["pref", "show", "--file", str(path)])
+    assert result.exit_code != 0
+    assert "not a regular file" in result.output

@@ -339,6 +339,9 @@ def load_preference(path: Path | str | None = None) -> UserPreference:
             valid preference document; the message names the file and says why.
     """
     p = _resolve(path)
+    if p.exists() and not p.is_file() and not p.is_dir():
+        # Opening a named pipe waits for a writer that may never come.
+        raise PreferenceFileError(p, "not a regular file (a pipe or a device)")
     try:
         with open(p, "rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
