@@ -123,7 +123,6 @@ def test_nan_in_a_preference_file_is_refused_not_carried(tmp_path: Path) -> None
     assert path.read_text() == '{"version": 1, "x": NaN}', "left as it was"
 
 
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
 def test_a_pipe_given_as_the_file_is_named_not_waited_on(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
     os.mkfifo(path)

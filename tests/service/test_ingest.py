@@ -236,7 +236,6 @@ def test_a_writer_that_dies_fails_what_waits_and_a_new_one_takes_over(
     assert any("writer stopped" in r.message for r in caplog.records)
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_gets_a_writer_of_its_own() -> None:
     """The child has none of the parent's threads; its requests must still be written."""
     rec = Recorder()
