@@ -16,6 +16,7 @@ from trackpref.agent.preference_file import (
     UserPreference,
     backup_file,
     load_preference,
+    preference_lock,
     preference_path,
     save_preference,
 )
@@ -143,6 +144,69 @@ def test_members_of_a_newer_writer_are_kept_on_rewrite(tmp_path: Path) -> None:
     assert json.loads(path.read_text())["ui"] == {"theme": "dark"}
 
 
+def test_saving_through_a_symlink_keeps_the_link_and_updates_its_target(tmp_path: Path) -> None:
+    target = tmp_path / "dotfiles" / "trackpref.json"
+    target.parent.mkdir()
+    save_preference(UserPreference(PreferenceState.ALLOW), target, now=T)
+    link = tmp_path / "config" / "trackpref" / "preference.json"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(target)
+    written = save_preference(load_preference(link).with_state(DNT), link, now=T + 1)
+    assert written == link
+    assert link.is_symlink()
+    assert os.readlink(link) == str(target)
+    assert load_preference(target).state is DNT
+    assert load_preference(target).updated == T + 1
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_saving_through_a_dangling_symlink_creates_its_target(tmp_path: Path) -> None:
+    target = tmp_path / "dotfiles" / "trackpref.json"
+    link = tmp_path / "preference.json"
+    link.symlink_to(target)
+    assert load_preference(link).state is PreferenceState.UNSET  # no file yet: unset
+    save_preference(UserPreference(DNT), link, now=T)
+    assert link.is_symlink()
+    assert load_preference(target).state is DNT
+
+
+def test_a_symlink_loop_is_named_and_not_replaced(tmp_path: Path) -> None:
+    link = tmp_path / "preference.json"
+    link.symlink_to(link)
+    with pytest.raises(PreferenceFileError, match="cannot be written") as err:
+        save_preference(UserPreference(DNT), link)
+    assert str(link) in str(err.value)
+    assert link.is_symlink()
+
+
+def test_the_lock_names_the_file_when_another_writer_holds_it(tmp_path: Path) -> None:
+    path = tmp_path / "preference.json"
+    with (
+        preference_lock(path) as locked,
+        pytest.raises(PreferenceFileError, match="being changed by another process") as err,
+        preference_lock(path, timeout=0.05),
+    ):
+        pytest.fail("took a held lock")
+    assert locked == path
+    assert err.value.path == path
+    assert "preference.json.lock" in err.value.problem
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["preference.json.lock"]
+
+
+def test_the_lock_says_when_it_cannot_be_made(tmp_path: Path) -> None:
+    (tmp_path / "preference.json.lock").mkdir()
+    with (
+        pytest.raises(PreferenceFileError, match="cannot be locked for a change"),
+        preference_lock(tmp_path / "preference.json"),
+    ):
+        pytest.fail("locked a directory")
+
+
+def test_the_lock_leaves_errors_from_inside_the_block_alone(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError), preference_lock(tmp_path / "preference.json"):
+        (tmp_path / "missing").read_text()
+
+
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
@@ -196,6 +260,23 @@ def test_backup_moves_the_broken_file_aside(tmp_path: Path) -> None:
     assert first.read_text() == "{broken"
     assert second.read_text() == "{broken again"
     assert not path.exists()
+
+
+def test_backup_through_a_symlink_moves_the_target_and_keeps_the_link(tmp_path: Path) -> None:
+    target = tmp_path / "dotfiles" / "trackpref.json"
+    target.parent.mkdir()
+    target.write_text("{broken")
+    link = tmp_path / "preference.json"
+    link.symlink_to(target)
+    moved = backup_file(link, now=T)
+    assert moved is not None
+    assert moved.parent == target.parent
+    assert moved.read_text() == "{broken"
+    assert link.is_symlink()
+    assert not target.exists()
+    save_preference(UserPreference(DNT), link)
+    assert link.is_symlink()
+    assert load_preference(target).state is DNT
 
 
 hosts = st.sampled_from(["a.example", "b.example", "*.c.example", "d.example"])

@@ -17,11 +17,12 @@ someone else picked).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -42,17 +43,19 @@ from ..signals.tracking_exceptions import (
     matches,
     subsumes,
 )
-from .atomic import atomic_write_bytes
+from .atomic import atomic_write_bytes, exclusive_lock, real_path
 from .domains import canonical_host
 
 __all__ = [
     "FILE_NAME",
     "FORMAT_VERSION",
+    "LOCK_TIMEOUT",
     "MAX_FILE_BYTES",
     "PreferenceFileError",
     "UserPreference",
     "backup_file",
     "load_preference",
+    "preference_lock",
     "preference_path",
     "save_preference",
     "signal_headers_for",
@@ -64,6 +67,9 @@ FILE_NAME: Final = "preference.json"
 #: 4096 grants of a few hundred bytes each fit many times over; a larger file
 #: is not a preference file, and reading it whole would cost every app.
 MAX_FILE_BYTES: Final = 8 * 1024 * 1024
+#: Seconds a change waits for another writer; a change takes milliseconds, so
+#: a longer wait means a stuck writer, and failing beats hanging silently.
+LOCK_TIMEOUT: Final = 30.0
 _KNOWN_MEMBERS = frozenset({"version", "preference", "exceptions", "updated"})
 
 
@@ -371,10 +377,52 @@ def load_preference(path: Path | str | None = None) -> UserPreference:
         raise PreferenceFileError(p, exc.message) from None
 
 
+@contextlib.contextmanager
+def preference_lock(
+    path: Path | str | None = None, *, timeout: float = LOCK_TIMEOUT
+) -> Iterator[Path]:
+    """Hold the writers' lock across one load, change and save; yields the preference path.
+
+    Without it two writers that load the same file each save only their own
+    change, and the later erases the earlier (twelve ``pref allow`` started at
+    once kept fewer than twelve exceptions). Readers need no lock: the atomic
+    rename already shows them a whole file. The lock is ``flock`` on
+    ``<file>.lock`` beside the real file (``docs/preference-file.md``), so
+    writers in other languages can take part.
+
+    :func:`save_preference` does not lock by itself, so that it can be called
+    inside this block; do not nest this block for one file in one process, the
+    inner one waits for the outer and times out.
+
+    Raises:
+        PreferenceFileError: another writer held the lock for ``timeout``
+            seconds, or the lock file cannot be created; nothing was changed.
+    """
+    p = _resolve(path)
+    with contextlib.ExitStack() as stack:
+        # Only taking the lock is translated: an OSError from the caller's own
+        # block is theirs to see as it is.
+        try:
+            stack.enter_context(exclusive_lock(p, timeout=timeout))
+        except TimeoutError as exc:
+            raise PreferenceFileError(
+                p, f"is being changed by another process (waited {timeout:g} s for {exc.filename})"
+            ) from None
+        except OSError as exc:
+            raise PreferenceFileError(
+                p, f"cannot be locked for a change: {exc.strerror or exc}"
+            ) from exc
+        yield p
+
+
 def save_preference(
     pref: UserPreference, path: Path | str | None = None, *, now: float | None = None
 ) -> Path:
     """Write the preference atomically (temp file, then ``os.replace``).
+
+    A symlinked file stays a symlink: its target is replaced, and a dangling
+    link's target is created. Call it inside :func:`preference_lock` when
+    ``pref`` came from :func:`load_preference`, or a concurrent change is lost.
 
     Returns the path written. Raises :class:`PreferenceFileError` when the
     directory cannot be written; the previous file is then intact.
@@ -394,18 +442,26 @@ def backup_file(path: Path | str | None = None, *, now: float | None = None) -> 
 
     Used before ``--force`` overwrites it, so that what was there can still be
     recovered by hand. Returns the backup path, or None if there was no file.
+
+    Through a symlink it is the target that moves, beside itself: the link
+    stays, dangling, and the next save creates a fresh target behind it. A
+    link loop has no target, so the link itself moves.
     """
     p = _resolve(path)
-    if not p.exists():
+    try:
+        real = real_path(p)
+    except OSError:
+        real = p
+    if not (real.exists() or real.is_symlink()):
         return None
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() if now is None else now))
-    target = p.with_name(f"{p.name}.broken-{stamp}")
+    target = real.with_name(f"{real.name}.broken-{stamp}")
     n = 1
-    while target.exists():
+    while os.path.lexists(target):
         n += 1
-        target = p.with_name(f"{p.name}.broken-{stamp}-{n}")
+        target = real.with_name(f"{real.name}.broken-{stamp}-{n}")
     try:
-        os.replace(p, target)
+        os.replace(real, target)
     except OSError as exc:
         raise PreferenceFileError(p, f"cannot be moved aside: {exc.strerror or exc}") from exc
     return target

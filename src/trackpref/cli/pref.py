@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -14,6 +16,7 @@ from ..agent.preference_file import (
     UserPreference,
     backup_file,
     load_preference,
+    preference_lock,
     preference_path,
     save_preference,
 )
@@ -44,6 +47,21 @@ def _when(ts: float | None) -> str:
         return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     except (OverflowError, OSError, ValueError):  # a time no calendar holds
         return f"{ts:g} (not a date)"
+
+
+@contextlib.contextmanager
+def _changing(path: Path) -> Iterator[None]:
+    """Hold the writers' lock for the whole load, change and save of one command.
+
+    Without it, commands run at once each save only their own change and the
+    last one wins (docs/preference-file.md, "Writing it").
+    """
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(preference_lock(path))
+        except PreferenceFileError as exc:
+            raise click.ClickException(f"{exc}\nNothing was changed.") from None
+        yield
 
 
 def _load_for_change(path: Path, force: bool) -> UserPreference:
@@ -108,6 +126,7 @@ def pref(ctx: click.Context, file: Path | None) -> None:
       trackpref pref allow '*.shop.example'     # all targets, on shop.example and subdomains
       trackpref pref revoke news.example.com
       trackpref pref show --json
+      trackpref pref --file ./preference.json set allow   # another file than your own
     """
     if file is not None:
         ctx.meta["trackpref.pref.file"] = file
@@ -116,7 +135,13 @@ def pref(ctx: click.Context, file: Path | None) -> None:
 @pref.command()
 @_FILE_OPTION
 def path(file: Path | None) -> None:
-    """Print where the preference file is (it may not exist yet)."""
+    """Print where the preference file is (it may not exist yet).
+
+    \b
+    Examples:
+      trackpref pref path
+      cat "$(trackpref pref path)"
+    """
     click.echo(str(_path(file)))
 
 
@@ -124,7 +149,14 @@ def path(file: Path | None) -> None:
 @_FILE_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the file's document as JSON.")
 def show(file: Path | None, as_json: bool) -> None:
-    """Show the preference, its exceptions and what is sent."""
+    """Show the preference, its exceptions and what is sent.
+
+    \b
+    Examples:
+      trackpref pref show
+      trackpref pref show --json | jq -r .preference
+      trackpref pref show --file ./preference.json
+    """
     p = _path(file)
     try:
         current = load_preference(p)
@@ -164,11 +196,20 @@ def show(file: Path | None, as_json: bool) -> None:
 @_FILE_OPTION
 @_FORCE_OPTION
 def set_state(state: str, file: Path | None, force: bool) -> None:
-    """Set the general preference: unset, do-not-track or allow."""
+    """Set the general preference: unset, do-not-track or allow.
+
+    \b
+    Examples:
+      trackpref pref set do-not-track           # DNT: 1 and Sec-GPC: 1
+      trackpref pref set allow                  # DNT: 0
+      trackpref pref set unset                  # send nothing again
+      trackpref pref set do-not-track --force   # the file is broken: move it aside first
+    """
     p = _path(file)
-    current = _load_for_change(p, force)
-    updated = current.with_state(state)
-    _save(updated, p)
+    with _changing(p):
+        current = _load_for_change(p, force)
+        updated = current.with_state(state)
+        _save(updated, p)
     click.echo(f"preference: {updated.state} (sends {_sends(updated)})")
 
 
@@ -206,14 +247,23 @@ def allow(
     SITE and each TARGET are a host, '*.domain' (the domain and its subdomains)
     or '*'. No TARGET means every target on SITE; SITE '*' (web-wide) needs
     named TARGETs.
+
+    \b
+    Examples:
+      trackpref pref allow news.example.com                      # every target on that host
+      trackpref pref allow news.example.com metrics.example.net  # this one pair only
+      trackpref pref allow '*.shop.example'                      # shop.example and subdomains
+      trackpref pref allow '*' cdn.example.net                   # web-wide, for one target
+      trackpref pref allow news.example.com --max-age 86400 --name News
     """
     p = _path(file)
-    current = _load_for_change(p, force)
-    try:
-        updated = current.allow(site, targets, now=time.time(), max_age=max_age, name=name)
-    except SignalError as exc:
-        raise click.BadParameter(exc.message, param_hint="SITE/TARGET") from None
-    _save(updated, p)
+    with _changing(p):
+        current = _load_for_change(p, force)
+        try:
+            updated = current.allow(site, targets, now=time.time(), max_age=max_age, name=name)
+        except SignalError as exc:
+            raise click.BadParameter(exc.message, param_hint="SITE/TARGET") from None
+        _save(updated, p)
     _hint(site)
     shown = ", ".join(targets) if targets else "every target"
     click.echo(f"exception granted: DNT: 0 to {shown} on {site}")
@@ -228,15 +278,23 @@ def revoke(site: str, targets: tuple[str, ...], file: Path | None, force: bool) 
     """Revoke exceptions on SITE (only those naming a TARGET, if any are given).
 
     A grant is removed whole when any of its site/target pairs is named.
+
+    \b
+    Examples:
+      trackpref pref revoke news.example.com                      # every grant on that site
+      trackpref pref revoke news.example.com metrics.example.net  # only those naming the target
+      trackpref pref revoke '*' cdn.example.net                   # a web-wide exception
     """
     p = _path(file)
-    current = _load_for_change(p, force)
-    try:
-        updated, removed = current.revoke(site, targets)
-    except SignalError as exc:
-        raise click.BadParameter(exc.message, param_hint="SITE/TARGET") from None
+    with _changing(p):
+        current = _load_for_change(p, force)
+        try:
+            updated, removed = current.revoke(site, targets)
+        except SignalError as exc:
+            raise click.BadParameter(exc.message, param_hint="SITE/TARGET") from None
+        if removed:
+            _save(updated, p)
     if not removed:
         click.echo(f"no exception matched {site} {' '.join(targets)}".rstrip())
         return
-    _save(updated, p)
     click.echo(f"revoked {removed} exception grant{'s' if removed != 1 else ''}")
