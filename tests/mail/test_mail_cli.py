@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import mailbox
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -105,3 +106,34 @@ def test_a_message_cannot_drive_the_terminal_or_the_table(tmp_path: Path) -> Non
     clean = CliRunner().invoke(main, ["mail", "clean", str(mail), "--out", str(out)])
     assert clean.exit_code == 0, clean.output
     assert "[/x]" in clean.output  # the unknown charset, named as it is
+
+
+def test_scan_and_clean_walk_maildir_plus_plus_subfolders(tmp_path: Path) -> None:
+    root = tmp_path / "Maildir"
+    box = mailbox.Maildir(str(root), create=True)
+    box.add(newsletter("<p>nothing to see</p>", message_id="<inbox@shop.example>"))
+    key = box.add_folder("Newsletters").add(newsletter(HTML, message_id="<sub@shop.example>"))
+    box.close()
+    original = root / ".Newsletters" / "new" / key
+    before = original.read_bytes()
+
+    scan = CliRunner().invoke(main, ["mail", "scan", str(root), "--json"])
+    assert scan.exit_code == 0, scan.output
+    scanned = {m["message_id"]: m for m in json.loads(scan.output)}
+    assert set(scanned) == {"<inbox@shop.example>", "<sub@shop.example>"}
+    assert scanned["<sub@shop.example>"]["trackers"]
+
+    out = tmp_path / "out"
+    clean = CliRunner().invoke(main, ["mail", "clean", str(root), "--out", str(out), "--json"])
+    assert clean.exit_code == 0, clean.output
+    assert json.loads(clean.output) == json.loads(scan.output)  # the same messages, both ways
+    copy = out / "Maildir" / ".Newsletters"
+    assert b"list-manage.com/track/open" not in (copy / "new" / key).read_bytes()
+    assert (copy / "tmp").is_dir()
+    assert (copy / "maildirfolder").is_file()  # a folder mail clients recognise
+    assert mailbox.Maildir(str(out / "Maildir")).list_folders() == ["Newsletters"]
+    assert original.read_bytes() == before
+
+    table = CliRunner().invoke(main, ["mail", "clean", str(root), "--out", str(out)])
+    assert table.exit_code == 0, table.output
+    assert "2 message(s), 1 cleaned, 1 pixel(s) removed" in table.output

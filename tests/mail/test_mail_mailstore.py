@@ -118,3 +118,71 @@ def test_a_fifo_is_named_not_read(tmp_path: Path) -> None:
     assert errors["b.eml"] == "not a regular file; not read"
     with pytest.raises(MailSourceError, match="not a regular file"):
         detect_format(tmp_path / "b.eml")
+
+
+def test_maildir_plus_plus_subfolders_are_read(tmp_path: Path) -> None:
+    root = tmp_path / "Maildir"
+    box = mailbox.Maildir(str(root), create=True)
+    box.add(newsletter("<p>inbox</p>"))
+    sub = box.add_folder("Lists.news")
+    kept = mailbox.MaildirMessage(newsletter("<p>list</p>"))
+    kept.set_subdir("cur")
+    kept.set_flags("S")
+    key = sub.add(kept)
+    box.add_folder("Empty")
+    box.close()
+    (root / ".git" / "objects").mkdir(parents=True)  # dot-named, but not a folder
+    (root / ".notes").write_bytes(b"x")
+    stored = list(read_messages(root))
+    assert [s.location.rsplit("/", 1)[0] for s in stored] == ["new", ".Lists.news/cur"]
+    assert stored[1].location == f".Lists.news/cur/{key}:2,S"
+    assert stored[1].message.key == key
+    assert stored[1].message.file == str(root / ".Lists.news" / "cur" / f"{key}:2,S")
+    assert all(s.error is None for s in stored)
+
+
+def test_a_folder_that_cannot_be_listed_is_reported_and_the_rest_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "Maildir"
+    box = mailbox.Maildir(str(root), create=True)
+    box.add(newsletter("<p>inbox</p>"))
+    box.add_folder("Locked").add(newsletter("<p>locked</p>"))
+    box.close()
+    locked = root / ".Locked" / "new"
+    listdir = os.listdir
+
+    def deny(path: str | os.PathLike[str]) -> list[str]:
+        # chmod proves nothing when the tests run as root
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return listdir(path)
+
+    monkeypatch.setattr("trackpref.mail.mailstore.os.listdir", deny)
+    stored = list(read_messages(root))
+    assert [(s.location.split("/")[0], s.error) for s in stored] == [
+        ("new", None),
+        (".Locked", "cannot be read (Permission denied)"),
+    ]
+    assert stored[1].location == ".Locked/new"
+
+
+def test_a_maildir_root_that_cannot_be_listed_says_its_subfolders_were_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "Maildir"
+    box = mailbox.Maildir(str(root), create=True)
+    box.add(newsletter("<p>inbox</p>"))
+    box.add_folder("Hidden").add(newsletter("<p>hidden</p>"))
+    box.close()
+    listdir = os.listdir
+
+    def deny(path: str | os.PathLike[str]) -> list[str]:
+        if Path(path) == root:  # searchable but not readable: mode 0o311
+            raise PermissionError(13, "Permission denied", str(path))
+        return listdir(path)
+
+    monkeypatch.setattr("trackpref.mail.mailstore.os.listdir", deny)
+    stored = list(read_messages(root))
+    assert [s.location.split("/")[0] for s in stored] == [".", "new"]
+    assert stored[0].error == "cannot be read, its subfolders were not read (Permission denied)"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterable
@@ -32,6 +33,7 @@ from .atomic import atomic_write_bytes
 __all__ = [
     "DEFAULT_THRESHOLD",
     "LEARNED_FILE_NAME",
+    "LearnedStateError",
     "TrackerLearner",
     "identifier_evidence",
     "learned_path",
@@ -43,6 +45,15 @@ DEFAULT_THRESHOLD: Final = 3
 LEARNED_FILE_NAME: Final = "learned-trackers.json"
 _VERSION: Final = 1
 _MAX_QUERY_CHARS: Final = 4096
+#: The fields :meth:`TrackerLearner.to_json` writes: how a file is known to be ours.
+_FIELDS: Final = frozenset({"version", "threshold", "trackers"})
+# Far above any real state (16 sites a tracker), far below a disk image named by mistake.
+_MAX_FILE_BYTES: Final = 256 * 1024 * 1024
+
+
+class LearnedStateError(Exception):
+    """Something that is not learned state sits at the learned-state path; the message
+    names the path and what it is. It is left exactly as it was."""
 
 
 def learned_path() -> Path:
@@ -107,23 +118,39 @@ class TrackerLearner:
 
     @classmethod
     def load(cls, path: Path, *, threshold: int = DEFAULT_THRESHOLD) -> TrackerLearner:
-        """Read the learned state; an unreadable file is moved aside and learning restarts.
+        """Read the learned state; a damaged state file is moved aside and learning restarts.
 
-        The state is the proxy's own cache, not the person's choice, so a broken
-        file is not fatal; it is kept (``.broken-<time>``) for inspection.
+        The state is the proxy's own cache, not the person's choice, so a file
+        of ours that cannot be used is not fatal; it is kept
+        (``.broken-<time>``) for inspection. Only a file that is plainly ours
+        (a JSON object with our fields) is moved: anything else at the path, a
+        folder, a pipe, or a file of another kind that ``--learned-file`` named
+        by mistake, belongs to someone else and must stay where it is, so it
+        stops the proxy instead. An empty file holds nothing to lose and is
+        taken as an empty state.
+
+        Raises:
+            LearnedStateError: the path holds something that is not learned
+                state, or cannot be read; nothing was moved or changed.
         """
         try:
-            data = json.loads(path.read_bytes())
-            sightings = _parse(data)
+            raw = _read_regular(path)
         except FileNotFoundError:
             return cls(path, threshold=threshold)
-        except (OSError, ValueError, RecursionError) as exc:
-            aside = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%dT%H%M%S')}")
-            try:
-                os.replace(path, aside)
-                log.warning("%s: %s; moved to %s, learning restarts", path, exc, aside)
-            except OSError:
-                log.warning("%s: %s; learning restarts in memory", path, exc)
+        if not raw.strip():
+            return cls(path, threshold=threshold)
+        try:
+            data = json.loads(raw)
+        except RecursionError:
+            raise _not_ours(path, "JSON nested too deeply") from None
+        except ValueError as exc:  # UnicodeDecodeError included
+            raise _not_ours(path, f"not JSON: {exc}") from None
+        if not _looks_ours(data):
+            raise _not_ours(path, "JSON, but not the learned-trackers fields")
+        try:
+            sightings = _parse(data)
+        except ValueError as exc:
+            _move_aside(path, exc)
             return cls(path, threshold=threshold)
         return cls(path, threshold=threshold, sightings=sightings)
 
@@ -160,6 +187,90 @@ class TrackerLearner:
         atomic_write_bytes(self.path, data)
         self._dirty = False
         return True
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of the regular file at ``path``, without ever blocking on a pipe or device.
+
+    Opening a FIFO for reading waits for a writer, forever if none comes, so
+    the type is checked before opening and again on the open descriptor (the
+    path may have changed in between).
+
+    Raises:
+        FileNotFoundError: nothing is there (a dangling symlink included).
+        LearnedStateError: it is not a regular file, is too large, or cannot be read.
+    """
+
+    def refuse(mode: int) -> LearnedStateError:
+        return LearnedStateError(
+            f"{path}: is {_kind(mode)}, not a learned-trackers file; it was left as it is"
+            " (choose another --learned-file)"
+        )
+
+    try:
+        before = os.stat(path)
+        if not stat.S_ISREG(before.st_mode):
+            raise refuse(before.st_mode)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise LearnedStateError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb") as handle:
+        opened = os.fstat(handle.fileno())
+        if not stat.S_ISREG(opened.st_mode):
+            raise refuse(opened.st_mode)
+        if opened.st_size > _MAX_FILE_BYTES:
+            raise _not_ours(path, f"{opened.st_size} bytes, far larger than learned state")
+        try:
+            return handle.read(_MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise LearnedStateError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _not_ours(path: Path, why: str) -> LearnedStateError:
+    return LearnedStateError(
+        f"{path}: not a learned-trackers file ({why}); it was left as it is"
+        " (choose another --learned-file, or remove the file if it is yours to remove)"
+    )
+
+
+def _looks_ours(data: object) -> bool:
+    """Whether ``data`` is what :meth:`TrackerLearner.to_json` writes, however damaged inside."""
+    return isinstance(data, dict) and "version" in data and set(data) <= _FIELDS
+
+
+def _aside_path(path: Path) -> Path:
+    """A free ``<name>.broken-<time>[-n]`` beside ``path``: two breakages within one
+    second must not have the second rename erase the first copy."""
+    stem = f"{path.name}.broken-{time.strftime('%Y%m%dT%H%M%S')}"
+    aside = path.with_name(stem)
+    number = 1
+    while os.path.lexists(aside):
+        number += 1
+        aside = path.with_name(f"{stem}-{number}")
+    return aside
+
+
+def _move_aside(path: Path, problem: Exception) -> None:
+    aside = _aside_path(path)
+    try:
+        os.rename(path, aside)
+        log.warning("%s: %s; moved to %s, learning restarts", path, problem, aside)
+    except OSError:
+        log.warning("%s: %s; learning restarts in memory", path, problem)
 
 
 def _parse(data: object) -> dict[str, set[str]]:

@@ -122,7 +122,8 @@ def mail() -> None:
     """Find and remove e-mail tracking pixels and click trackers.
 
     PATH may be one .eml file, a folder of .eml files, an mbox file (it starts
-    with "From ") or a Maildir (a folder with cur/ new/ tmp/).
+    with "From ") or a Maildir (a folder with cur/ new/ tmp/), its Maildir++
+    subfolders (.Sent/ and the like) included.
 
     \b
     Examples:
@@ -172,7 +173,7 @@ def clean(path: Path, out_dir: Path, as_json: bool) -> None:
     """Write cleaned copies: pixels removed, tracked links pointed at their destination.
 
     The copy keeps the container format (a Maildir stays a Maildir, with the
-    same file names and flags) and every byte of each message that needs no
+    same subfolders, file names and flags) and every byte of each message that needs no
     change. Links whose destination only the tracker's server knows are left
     as they are. The originals are never modified.
 

@@ -106,7 +106,7 @@ def proxy(
       trackpref proxy --listen-port 0 --trackers tds.json
       curl -x http://127.0.0.1:8080 http://example.com/
     """
-    from ..agent.proxy_setup import ProxySetupError, build_addon
+    from ..agent.proxy_setup import ProxySetupError, build_addon, check_confdir
 
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s"
@@ -135,6 +135,7 @@ def proxy(
             map_host=list(map_host),
             on_running=announce,
         )
+        check_confdir(_effective_confdir(confdir, mitm_options))
     except ProxySetupError as exc:
         raise click.ClickException(str(exc)) from None
     for warning in addon_warnings(addon):
@@ -165,6 +166,15 @@ def proxy(
         await master.run()
 
     asyncio.run(run())
+
+
+def _effective_confdir(confdir: Path | None, mitm_options: tuple[str, ...]) -> Path | None:
+    """The folder mitmproxy will use: a later ``--set confdir=DIR`` overrides ``--confdir``."""
+    for item in mitm_options:
+        name, sep, value = item.partition("=")
+        if sep and name.strip() == "confdir":
+            confdir = Path(value)
+    return confdir
 
 
 def addon_warnings(addon: object) -> list[str]:

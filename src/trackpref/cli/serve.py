@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import socket
 from pathlib import Path
 
 import click
@@ -22,6 +25,68 @@ def _job_intervals(values: tuple[str, ...]) -> dict[str, float]:
         if not sep:
             raise click.BadParameter(f"{item!r}: write NAME=SECONDS", param_hint="--job-interval")
     return out
+
+
+def _listen(host: str, port: int) -> list[socket.socket]:
+    """Bound sockets for every address of ``host``, as the server would make them.
+
+    Binding here, before the service opens its store, means a host that does
+    not resolve or cannot be bound stops the command before a one-time admin
+    token is generated and stored (it would be printed and then lost), and it
+    tells the banner the real port when ``--port 0`` picks one. The rules are
+    asyncio's ``create_server``, which uvicorn uses when given a host: every
+    address ``getaddrinfo`` gives, IPv6 sockets IPv6-only, an address the
+    system has no interface for skipped. With port 0, later addresses take the
+    port the first one got, so that one URL reaches them all.
+
+    Raises:
+        click.ClickException: naming the host (and port) and what is wrong.
+    """
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except UnicodeError:  # Python's IDNA encoding: an empty or overlong label
+        raise click.ClickException(f"--host {host!r}: not a valid host name") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL character
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise click.ClickException(f"--host {host!r}: cannot be resolved ({reason})") from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            try:
+                sock = socket.socket(family, kind, proto)
+            except OSError:
+                continue  # a family this system cannot open, as asyncio skips it
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if port == 0 and len(sockets) > 1:
+                address = (address[0], sockets[0].getsockname()[1], *address[2:])
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRNOTAVAIL:
+                    sockets.pop().close()
+                    continue
+                raise click.ClickException(
+                    f"--host {host!r} --port {port}: cannot listen on {address[0]}"
+                    f" ({exc.strerror or exc})"
+                ) from None
+        if not sockets:
+            raise click.ClickException(
+                f"--host {host!r}: not an address of this machine, cannot listen on it"
+            )
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 @click.command()
@@ -168,44 +233,58 @@ def serve(
     from ..signals.errors import SignalError
 
     configure_logging(log_level)
-    try:
-        config = ServiceConfig(
-            db=db,
-            inventory=str(inventory) if inventory else None,
-            sites=sites,
-            mail_site=mail_site,
-            durability=durability,
-            demo=demo,
-            outbox=str(outbox) if outbox else None,
-            smtp=smtp,
-            smtp_sender=smtp_sender,
-            max_body=max_body,
-            max_queued=max_queued,
-            batch_delay=batch_delay_ms / 1000,
-            jobs=_job_intervals(job_interval),
-            run_jobs=not no_jobs,
-            secure_cookies=secure_cookies,
-            access_log=not no_access_log,
+    sockets = _listen(host, port)
+    with contextlib.ExitStack() as cleanup:
+        for sock in sockets:
+            cleanup.enter_context(sock)
+        try:
+            config = ServiceConfig(
+                db=db,
+                inventory=str(inventory) if inventory else None,
+                sites=sites,
+                mail_site=mail_site,
+                durability=durability,
+                demo=demo,
+                outbox=str(outbox) if outbox else None,
+                smtp=smtp,
+                smtp_sender=smtp_sender,
+                max_body=max_body,
+                max_queued=max_queued,
+                batch_delay=batch_delay_ms / 1000,
+                jobs=_job_intervals(job_interval),
+                run_jobs=not no_jobs,
+                secure_cookies=secure_cookies,
+                access_log=not no_access_log,
+            )
+            app = create_app(policy=policy, config=config)
+        except (SignalError, StoreError, InventoryError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        service = app.state.service
+        bound = sockets[0].getsockname()[1]
+        base = f"http://{_url_host(host)}:{bound}"
+        click.echo(f"trackpref serve on {base}/ (data in {service.root.url})")
+        if service.new_admin_token:
+            click.echo(
+                "Admin token for the dashboard (shown once; only its hash is stored):\n"
+                f"  {service.new_admin_token}"
+            )
+        if demo:
+            click.echo(
+                f"Demo: {base}/demo/   dashboard: {base}/dashboard   your data: {base}/rights"
+            )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=bound,
+                log_config=uvicorn_log_config(log_level),
+                access_log=False,
+                proxy_headers=False,
+                timeout_graceful_shutdown=10,
+            )
         )
-        app = create_app(policy=policy, config=config)
-    except (SignalError, StoreError, InventoryError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    service = app.state.service
-    base = f"http://{host}:{port}"
-    click.echo(f"trackpref serve on {base}/ (data in {service.root.url})")
-    if service.new_admin_token:
-        click.echo(
-            "Admin token for the dashboard (shown once; only its hash is stored):\n"
-            f"  {service.new_admin_token}"
-        )
-    if demo:
-        click.echo(f"Demo: {base}/demo/   dashboard: {base}/dashboard   your data: {base}/rights")
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_config=uvicorn_log_config(log_level),
-        access_log=False,
-        proxy_headers=False,
-        timeout_graceful_shutdown=10,
-    )
+        # uvicorn.run(), less what needs a host to bind: the sockets are ours.
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=sockets)
+        if not server.started:
+            raise SystemExit(3)  # uvicorn's STARTUP_FAILURE; it has logged why

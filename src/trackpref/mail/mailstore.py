@@ -2,7 +2,11 @@
 
 The format is taken from the path: a directory with ``cur``/``new``/``tmp`` is a
 Maildir, any other directory is a folder of ``.eml`` files, a file that starts
-with ``From `` is an mbox, and any other file is one message.
+with ``From `` is an mbox, and any other file is one message. A Maildir's
+Maildir++ subfolders (``.Sent/cur``, ``.Lists.python/new``: dot-named Maildirs
+directly under the root, as Courier, Dovecot and offlineimap keep them) are part
+of it: ``scan`` and ``clean`` both read messages only through
+:func:`read_messages`, so both see every folder.
 
 Originals are only ever opened for reading. That is why mbox files are split
 here rather than by ``mailbox.mbox``, which opens its file for writing even to
@@ -103,17 +107,43 @@ def _eml_files(root: Path) -> list[Path]:
     return found
 
 
-def _maildir_files(root: Path) -> list[tuple[str, Path]]:
-    found = []
-    for sub in ("new", "cur"):
-        folder = root / sub
-        for name in sorted(os.listdir(folder)):
-            if name.startswith("."):
+def _maildir_folders(names: list[str], root: Path) -> list[str]:
+    """The Maildir++ subfolders among ``root``'s entries (``.Sent``, ``.Lists.python``).
+
+    Maildir++ keeps every folder, however deeply nested it looks to the
+    person, as a dot-named Maildir directly under the root; the nesting is
+    spelled with dots in the name. A dot-named entry that is not a Maildir
+    (``.git``, a stray file) is not a folder.
+    """
+    return sorted(n for n in names if n.startswith(".") and _is_maildir(root / n))
+
+
+def _maildir_files(root: Path) -> Iterator[tuple[str, Path, str | None]]:
+    """``(location, file, problem)`` for each message of the Maildir and its subfolders.
+
+    A folder that cannot be listed is one entry with its problem, so that the
+    scan reports it and goes on instead of stopping at the first such folder,
+    and never passes over mail without a word.
+    """
+    folders = [""]
+    try:
+        folders += [f"{name}/" for name in _maildir_folders(os.listdir(root), root)]
+    except OSError as exc:
+        yield ".", root, f"cannot be read, its subfolders were not read ({exc.strerror or exc})"
+    for folder in folders:
+        for sub in ("new", "cur"):
+            where = root / folder / sub
+            try:
+                names = sorted(os.listdir(where))
+            except OSError as exc:
+                yield f"{folder}{sub}", where, f"cannot be read ({exc.strerror or exc})"
                 continue
-            path = folder / name
-            if path.is_file():
-                found.append((f"{sub}/{name}", path))
-    return found
+            for name in names:
+                if name.startswith("."):
+                    continue
+                path = where / name
+                if path.is_file():
+                    yield f"{folder}{sub}/{name}", path, None
 
 
 def _mbox_messages(path: Path) -> Iterator[tuple[bytes, bytes]]:
@@ -148,8 +178,11 @@ def read_messages(path: Path, fmt: MailFormat | None = None) -> Iterator[StoredM
         for file in _eml_files(path):
             yield _read_file(file, None, file.relative_to(path).as_posix())
     elif fmt is MailFormat.MAILDIR:
-        for location, file in _maildir_files(path):
-            yield _read_file(file, file.name.split(":", 1)[0], location)
+        for location, file, problem in _maildir_files(path):
+            if problem is not None:
+                yield StoredMessage(RawMessage(str(file), None, b""), location, error=problem)
+            else:
+                yield _read_file(file, file.name.split(":", 1)[0], location)
     else:
         try:
             for index, (envelope, data) in enumerate(_mbox_messages(path)):
@@ -200,6 +233,7 @@ class MailWriter:
         self.target = target
         self._mbox: mailbox.mbox | None = None
         self._mbox_tmp: Path | None = None
+        self._folders: set[str] = set()
         if fmt is MailFormat.MAILDIR:
             target.parent.mkdir(parents=True, exist_ok=True)
             box = mailbox.Maildir(str(target), create=True)
@@ -220,11 +254,26 @@ class MailWriter:
             _write_atomic(self.target / stored.location, data)
         elif self.fmt is MailFormat.MAILDIR:
             # Keep the file name (it carries the flags, ``:2,S``) and the folder.
+            folder = stored.location.split("/", 1)[0]
+            if folder.startswith("."):
+                self._add_folder(folder)
             _write_atomic(self.target / stored.location, data)
         else:
             if self._mbox is None:
                 raise RuntimeError("MailWriter used after close()")
             self._mbox.add(stored.envelope + b"\n" + data)
+
+    def _add_folder(self, folder: str) -> None:
+        """Make ``folder`` a whole Maildir++ folder (``tmp`` and the ``maildirfolder``
+        marker too), so that mail clients see it as a folder, not as stray files."""
+        if folder in self._folders:
+            return
+        box = mailbox.Maildir(str(self.target), create=True)
+        try:
+            box.add_folder(folder[1:])
+        finally:
+            box.close()
+        self._folders.add(folder)
 
     def close(self) -> None:
         if self._mbox is not None and self._mbox_tmp is not None:
