@@ -92,6 +92,29 @@ def test_a_granted_exception_lets_the_id_through(client: TestClient) -> None:
     assert e.subject_ref == "c" * 24
 
 
+def test_beacon_answers_declare_with_tk_and_carry_nothing_no_cache_or_page_would_use(
+    client: TestClient,
+) -> None:
+    # A 202 to a POST and a no-store GIF are kept by no cache (so no Vary) and
+    # load nothing a referrer could leak to (so no Referrer-Policy).
+    accepted = client.post("/api/collect", json=PAGE, headers={**UA, "DNT": "1"})
+    pixel = client.get("/p.gif", params={"site": "news.example", "url": "/a"}, headers=UA)
+    assert accepted.status_code == 202
+    assert pixel.status_code == 200
+    for r in (accepted, pixel):
+        assert r.headers["tk"]
+        assert "vary" not in r.headers
+        assert "referrer-policy" not in r.headers
+    assert "cache-control" not in accepted.headers
+    assert pixel.headers["cache-control"] == "no-store"
+    # What a cache may keep, or a browser may render, still says what it depends on.
+    for path in ("/trackpref.js", "/", "/rights"):
+        r = client.get(path)
+        assert r.headers["tk"], path
+        assert "DNT" in r.headers["vary"], path
+        assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin", path
+
+
 def test_a_batch_is_one_request_and_one_answer(client: TestClient) -> None:
     batch = [{**PAGE, "url": f"/p/{i}"} for i in range(50)]
     r = client.post(

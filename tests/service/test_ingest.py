@@ -72,6 +72,48 @@ def test_concurrent_requests_share_commits() -> None:
     assert len(rec.batches) < 200 / 2, "no grouping happened"
 
 
+def test_requests_of_one_pass_of_the_loop_share_the_idle_writers_commit() -> None:
+    # The requests a loop reads in one pass are submitted one after another,
+    # each after some work of its own. Woken at the first, an idle writer took
+    # it alone and committed it while the rest queued for the next commit.
+    rec = Recorder()
+    w = GroupCommitter(rec, max_events=100)
+
+    async def main() -> None:
+        w.start()
+        await asyncio.sleep(0.05)  # the writer is asleep
+        futs = []
+        for _ in range(10):
+            futs.append(w.submit(prepared()))
+            time.sleep(0.003)  # parsing and gating the next request
+        await asyncio.wait_for(asyncio.gather(*futs), 5)
+
+    run(main())
+    w.stop()
+    assert [len(b) for b in rec.batches] == [10]
+
+
+def test_a_wake_up_left_pending_on_a_closed_loop_does_not_strand_the_next_loop() -> None:
+    rec = Recorder()
+    w = GroupCommitter(rec, max_events=100)
+    w.start()
+    dead = asyncio.new_event_loop()
+
+    async def first() -> None:
+        w.submit(prepared())  # schedules the wake-up on this loop
+
+    dead.run_until_complete(first())
+    dead.close()
+    w._local.kicking = dead  # as if the loop had closed before running it
+
+    async def second() -> None:
+        await asyncio.wait_for(w.submit(prepared()), 5)
+
+    run(second())
+    w.stop()
+    assert sum(len(b) for b in rec.batches) == 2
+
+
 def test_linger_gathers_requests_that_arrive_while_a_batch_is_open() -> None:
     rec = Recorder()
     w = GroupCommitter(rec, max_events=1000, max_delay=0.5, linger=0.2)

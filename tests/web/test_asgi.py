@@ -117,3 +117,13 @@ def test_error_before_response_still_sends_tk() -> None:
         anyio.run(PreferenceMiddleware(app), scope, receive, send)
     assert sent[0]["status"] == 500
     assert (b"tk", b"T;tracking") in sent[0]["headers"]
+
+
+def test_answers_no_cache_keeps_can_leave_vary_out() -> None:
+    from trackpref.web.honoring import Honoring
+
+    usual = Honoring().cached_outcome(b"1", None)
+    beacon = Honoring(vary=False, referrer_policy=None).cached_outcome(b"1", None)
+    assert [name for name, _ in usual.headers_all] == [b"tk", b"vary", b"referrer-policy"]
+    assert beacon.headers_all == ((b"tk", b"N;not-tracking"),)
+    assert beacon.decision == usual.decision

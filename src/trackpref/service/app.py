@@ -145,30 +145,29 @@ class ServiceApp(Starlette):
     """Starlette, with the collection endpoints served on a shorter path.
 
     Collect requests are nearly all the traffic. They go straight to
-    :class:`PreferenceMiddleware` (the same instance state as the rest of the
-    app: one :class:`Honoring`, so the same declarations, ``Tk`` and consent
-    records) and then to their endpoint, skipping the router's walk over
-    every route and Starlette's exception and logging layers, which they do
-    not need: the endpoints answer every error themselves, count every
-    status in ``/metrics`` and log their errors. Everything else takes the
-    usual way.
+    :class:`PreferenceMiddleware` and then to their endpoint, skipping the
+    router's walk over every route and Starlette's exception and logging
+    layers, which they do not need: the endpoints answer every error
+    themselves, count every status in ``/metrics`` and log their errors.
+    Everything else takes the usual way.
+
+    ``fast`` maps each such path to its chain. The beacons' chain (collect and
+    the page pixel) declares with ``Tk`` alone: its answers are a 202 to a
+    POST or a ``no-store`` GIF, which no cache keeps (so no ``Vary``) and which
+    load nothing a referrer could leak to (so no ``Referrer-Policy``). Every
+    chain has the app's policy and consent store, so ``Tk``, the declarations
+    and the exceptions are the same on every path.
     """
 
     fast: dict[str, ASGIApp]
-    fast_chain: ASGIApp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] in self.fast:
-            await self.fast_chain(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            chain = self.fast.get(scope["path"])
+            if chain is not None:
+                await chain(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
-
-
-def _dispatch(routes: dict[str, ASGIApp]) -> ASGIApp:
-    async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
-        await routes[scope["path"]](scope, receive, send)
-
-    return dispatch
 
 
 def _route_group(path: str) -> str:
@@ -280,8 +279,14 @@ def create_app(
         ],
         lifespan=service.lifespan,
     )
-    app.fast = {"/api/collect": collect, "/p.gif": pixel, "/trackpref.js": script}
-    app.fast_chain = PreferenceMiddleware(_dispatch(app.fast), honoring=honoring)
+    beacons = Honoring(
+        service.policy, consent_store=service.consent_store, referrer_policy=None, vary=False
+    )
+    app.fast = {
+        "/api/collect": PreferenceMiddleware(collect, honoring=beacons),
+        "/p.gif": PreferenceMiddleware(pixel, honoring=beacons),
+        "/trackpref.js": PreferenceMiddleware(script, honoring=honoring),
+    }
     app.state.prefix = "/_trackpref"
     app.state.service = service
     return app

@@ -75,6 +75,12 @@ _access = logging.getLogger("trackpref.access")
 #: The answer to nearly every request, serialized once.
 _ONE = {"accepted": 1}
 _ONE_BODY = b'{"accepted":1}'
+#: No cache-control: no cache keeps an answer to a POST without being told to.
+_ONE_HEADERS = (
+    (b"content-type", b"application/json"),
+    (b"content-length", b"%d" % len(_ONE_BODY)),
+    _CORS[0],
+)
 
 
 def _decision(scope: Scope) -> Decision:
@@ -180,7 +186,8 @@ class CollectEndpoint(_Base):
             self.inflight -= 1
         self.count(status, scope)
         if body is _ONE:
-            await send_bytes(send, 202, _ONE_BODY, b"application/json", _CORS[:1])
+            await send({"type": "http.response.start", "status": 202, "headers": _ONE_HEADERS})
+            await send({"type": "http.response.body", "body": _ONE_BODY})
             return
         extra = _RETRY + _CORS[:1] if status == 503 else _CORS[:1]
         await send_json(send, status, body, extra)

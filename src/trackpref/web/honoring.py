@@ -162,6 +162,7 @@ class Honoring:
         parties: PartyMap | None = None,
         prefix: str = DEFAULT_PREFIX,
         clock: Callable[[], float] = time.time,
+        vary: bool = True,
     ) -> None:
         self.policy = load_policy(policy)
         self.consent_store: ConsentStore = consent_store or MemoryConsentStore()
@@ -173,7 +174,9 @@ class Honoring:
         #: Outcomes by raw (DNT, Sec-GPC, Sec-Fetch-Site, Sec-Fetch-Dest) values;
         #: adapters read it directly.
         self.outcomes: dict[tuple[HeaderKey, HeaderKey, HeaderKey, HeaderKey], Outcome] = {}
-        self._vary = _vary_for(self.policy)
+        # Vary tells caches which request headers chose the response. Answers no
+        # cache keeps (a beacon's 202 to a POST, a no-store pixel) can leave it out.
+        self._vary = _vary_for(self.policy) if vary else ()
         self._exempt = _refusal_exempt_paths(self.policy)
         self._static = self._build_static()
         self._has_cookie_rules = bool(self.policy.tracking_cookies)
