@@ -137,6 +137,12 @@ def test_a_pipe_given_as_the_file_is_named_not_waited_on(tmp_path: Path) -> None
     result = CliRunner().invoke(main, ["pref", "show", "--file", str(path)])
     assert result.exit_code != 0
     assert "not a regular file" in result.output
+    for change in (["set", "allow"], ["allow", "news.example"]):
+        result = CliRunner().invoke(main, ["pref", *change, "--file", str(path)])
+        assert result.exit_code == 1, result.output
+        assert "not a regular file" in result.output
+        assert "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.json"], "no lock file beside it"
 
 
 # Runs ``python -m trackpref ARGS...`` once every process has imported

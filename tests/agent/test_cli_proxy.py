@@ -278,3 +278,24 @@ def test_an_unusable_confdir_stops_the_real_proxy_without_a_traceback(tmp_path: 
         == f"Error: --confdir {file}/sub: cannot be created, {file} is not a directory\n"
     )
     assert "listening" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    "content", [b'{"version": 1, "trac', b"\x00" * 64], ids=["truncated", "nul-filled"]
+)
+def test_an_unreadable_file_at_the_default_learned_path_is_moved_aside(
+    config_home: Path, tmp_path: Path, started: list[bool], content: bytes
+) -> None:
+    # The default path is trackpref's own cache: a file there cut short by a
+    # crash or a full disk is ours, and must not keep the proxy from starting.
+    from trackpref.agent.learning import learned_path
+
+    path = learned_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    code, out = run("--confdir", str(tmp_path / "mitm"), "--listen-port", "0")
+    assert code == 0, out
+    assert started
+    assert not path.exists()
+    (aside,) = path.parent.glob(f"{path.name}.broken-*")
+    assert aside.read_bytes() == content

@@ -195,3 +195,17 @@ def test_threshold_must_be_positive() -> None:
 def test_evidence_never_raises(cookies: list[str], set_cookies: list[str], query: str) -> None:
     why = identifier_evidence(cookies, set_cookies, query, now=NOW)
     assert why is None or isinstance(why, str)
+
+
+def test_at_its_own_path_an_unparseable_file_is_moved_aside(tmp_path: Path) -> None:
+    path = tmp_path / "learned.json"
+    path.write_bytes(b'{"version": 1, "trackers": {"a')
+    learner = TrackerLearner.load(path, own=True)
+    assert learner.learned == frozenset()
+    (aside,) = tmp_path.glob("learned.json.broken-*")
+    assert aside.read_bytes() == b'{"version": 1, "trackers": {"a'
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    with pytest.raises(LearnedStateError, match=r"pipe\.json"):
+        TrackerLearner.load(fifo, own=True)  # not a file: someone else's, even here
+    assert fifo.exists()

@@ -119,6 +119,24 @@ def test_a_port_in_use_is_named_before_an_admin_token_is_made(
     assert not list(tmp_path.glob("stats.db*"))
 
 
+def test_sockets_listen_from_the_start_so_a_second_serve_cannot_take_the_port() -> None:
+    # Bound but not yet listening, a port is open to any other SO_REUSEADDR
+    # bind; whichever listened first would win, after both printed a token.
+    import click
+
+    from trackpref.cli.serve import _listen
+
+    first = _listen("127.0.0.1", 0)
+    try:
+        port = first[0].getsockname()[1]
+        with pytest.raises(click.ClickException, match=f"--port {port}: cannot listen"):
+            _listen("127.0.0.1", port)
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    finally:
+        for sock in first:
+            sock.close()
+
+
 @pytest.mark.slow
 def test_port_0_serves_on_the_port_the_banner_shows(tmp_path: Path) -> None:
     env = {**os.environ, "TRACKPREF_ADMIN_TOKEN": "cli-test-admin-token-1234"}

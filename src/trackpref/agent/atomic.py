@@ -16,6 +16,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -111,10 +112,17 @@ def exclusive_lock(path: Path, *, timeout: float) -> Iterator[Path]:
             a loop.
     """
     target = real_path(path)
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISREG(os.stat(target).st_mode):
+            # A pipe or a device is nobody's preference file: no lock file
+            # beside it (``/dev/null.lock``), and the caller's load says why.
+            raise OSError(errno.EINVAL, "not a regular file", str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     lock = target.with_name(target.name + LOCK_SUFFIX)
     # O_NOFOLLOW: the lock must be a file of ours, not wherever a planted link points.
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    # Read-only is all flock needs, and lets anyone who can read a lock file
+    # that another account created (sudo) still take it.
+    fd = os.open(lock, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
         deadline = time.monotonic() + timeout
         pause = _FIRST_POLL

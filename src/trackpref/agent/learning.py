@@ -117,17 +117,21 @@ class TrackerLearner:
         )
 
     @classmethod
-    def load(cls, path: Path, *, threshold: int = DEFAULT_THRESHOLD) -> TrackerLearner:
+    def load(
+        cls, path: Path, *, threshold: int = DEFAULT_THRESHOLD, own: bool = False
+    ) -> TrackerLearner:
         """Read the learned state; a damaged state file is moved aside and learning restarts.
 
         The state is the proxy's own cache, not the person's choice, so a file
         of ours that cannot be used is not fatal; it is kept
         (``.broken-<time>``) for inspection. Only a file that is plainly ours
-        (a JSON object with our fields) is moved: anything else at the path, a
-        folder, a pipe, or a file of another kind that ``--learned-file`` named
-        by mistake, belongs to someone else and must stay where it is, so it
-        stops the proxy instead. An empty file holds nothing to lose and is
-        taken as an empty state.
+        is moved: a JSON object with our fields or, with ``own`` (the path is
+        trackpref's own cache location, not one the person named), any regular
+        file that does not parse, such as one a crash or a full disk cut
+        short. Anything else at the path, a folder, a pipe, or a file of
+        another kind that ``--learned-file`` named by mistake, belongs to
+        someone else and must stay where it is, so it stops the proxy instead.
+        An empty file holds nothing to lose and is taken as an empty state.
 
         Raises:
             LearnedStateError: the path holds something that is not learned
@@ -142,11 +146,16 @@ class TrackerLearner:
         try:
             data = json.loads(raw)
         except RecursionError:
-            raise _not_ours(path, "JSON nested too deeply") from None
+            problem = "JSON nested too deeply"
         except ValueError as exc:  # UnicodeDecodeError included
-            raise _not_ours(path, f"not JSON: {exc}") from None
-        if not _looks_ours(data):
-            raise _not_ours(path, "JSON, but not the learned-trackers fields")
+            problem = f"not JSON: {exc}"
+        else:
+            problem = "" if _looks_ours(data) else "JSON, but not the learned-trackers fields"
+        if problem:
+            if not own:
+                raise _not_ours(path, problem)
+            _move_aside(path, ValueError(problem))
+            return cls(path, threshold=threshold)
         try:
             sightings = _parse(data)
         except ValueError as exc:

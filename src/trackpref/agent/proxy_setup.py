@@ -72,7 +72,12 @@ def build_addon(
         tds = read_tds(trackers) if trackers is not None else TrackerData()
         replacement: Mapping[str, Surrogate] = read_surrogates(surrogates) if surrogates else {}
         protections = read_privacy_config(privacy_config) if privacy_config else Protections()
-        learner = TrackerLearner.load(learned_file or learned_path()) if learn else None
+        if not learn:
+            learner = None
+        elif learned_file is None:  # trackpref's own cache: whatever cannot be read is moved aside
+            learner = TrackerLearner.load(learned_path(), own=True)
+        else:
+            learner = TrackerLearner.load(learned_file)
     except (PreferenceFileError, SignalError, LearnedStateError) as exc:
         raise ProxySetupError(str(exc)) from None
     cache = DeclarationCache() if declarations else None

@@ -66,6 +66,12 @@ def _listen(host: str, port: int) -> list[socket.socket]:
                 address = (address[0], sockets[0].getsockname()[1], *address[2:])
             try:
                 sock.bind(address)
+                # Listening now, not when uvicorn starts: a bound socket that is
+                # not listening yet lets another SO_REUSEADDR socket bind the same
+                # port, and the one that listens first takes it. The loser would
+                # have printed its token, and under uvloop it would run with no
+                # listener at all. 2048 is uvicorn's own backlog.
+                sock.listen(2048)
             except OSError as exc:
                 if exc.errno == errno.EADDRNOTAVAIL:
                     sockets.pop().close()
