@@ -283,6 +283,47 @@ def test_exception_opens_exactly_what_was_granted(gate: Gate) -> None:
     assert "targeted-advertising" in d.record.purposes
 
 
+def test_an_exception_limited_to_purposes_opens_identifiers_only_for_them(gate: Gate) -> None:
+    # Granted for ad frequency capping, a purpose page views do not have: the
+    # page view stays as do-not-track left it, with no identifier at all.
+    event = {"path": "/p", "visitor_id": "VID-1", "load_ms": 12}
+    only_capping = ExceptionScope(frozenset({"*"}), frozenset({"frequency-capping"}))
+    under_dnt = gate.check("pageviews", event, DNT1, subject="s1", visitor_hash="vh1")
+    capped = gate.check(
+        "pageviews", event, EXCEPTION_OVER_DNT, subject="s1", visitor_hash="vh1", grant=only_capping
+    )
+    assert under_dnt is not None
+    assert capped is not None
+    assert (capped.subject, capped.visitor_hash, capped.fields) == (None, None, under_dnt.fields)
+    rule = next(
+        r
+        for r in gate.explain("pageviews", EXCEPTION_OVER_DNT, grant=only_capping).rules
+        if r.target == "subject"
+    )
+    assert rule.outcome == "dropped"
+    assert "not covered by the exception" in rule.reason
+    # Granted for debugging, which page views have: identifiers kept for it, but
+    # not an identifier field none of whose purposes the grant covers.
+    debugging = ExceptionScope(frozenset({"*"}), frozenset({"debugging"}))
+    kept = gate.check(
+        "pageviews", event, EXCEPTION_OVER_DNT, subject="s1", visitor_hash="vh1", grant=debugging
+    )
+    assert kept is not None
+    assert (kept.subject, kept.visitor_hash) == ("s1", "vh1")
+    assert "visitor_id" not in kept.fields
+    # The whole exception still opens everything.
+    whole = gate.check(
+        "pageviews",
+        event,
+        EXCEPTION_OVER_DNT,
+        subject="s1",
+        visitor_hash="vh1",
+        grant=ExceptionScope.site_wide(),
+    )
+    assert whole is not None
+    assert whole.fields["visitor_id"] == "VID-1"
+
+
 def test_site_defined_purposes(gate: Gate) -> None:
     sub = {"email": "a@b.example", "topics": "tech", "consent_text_version": 3}
     # "newsletter" counts as core-service: a first party's own use, allowed under DNT;

@@ -184,6 +184,7 @@ def test_dataset_rules(patch: str, field: str, needle: str) -> None:
         ('purposes = ["security"]', "purposes", "not among the dataset's purposes"),
         ("max_length = 0", "max_length", "out of range"),
         ('description = "a\\u0000b"', "description", "control characters"),
+        ('sensitivity = "sensitive"\nmax_length = 262144', "max_length", "sealed string holds"),
     ],
 )
 def test_field_rules(patch: str, field: str, needle: str) -> None:
@@ -417,3 +418,14 @@ def test_property_garbage_never_escapes_as_another_error(text: str) -> None:
     else:
         return
     assert located
+
+
+def test_a_sealed_string_of_the_longest_length_fits_the_sealer() -> None:
+    from trackpref.ledger.crypto import MAX_PLAINTEXT
+    from trackpref.ledger.inventory import MAX_SEALED_LENGTH
+
+    # Four bytes a character at worst (UTF-8), and the JSON quotes.
+    assert MAX_SEALED_LENGTH * 4 + 2 <= MAX_PLAINTEXT
+    text = MINIMAL + f'sensitivity = "sensitive"\nmax_length = {MAX_SEALED_LENGTH}\n'
+    field = parse_inventory(text).datasets["visits"].fields["path"]
+    assert field.max_length == MAX_SEALED_LENGTH

@@ -159,6 +159,28 @@ def test_sensitive_fields_are_sealed(store: Store) -> None:
     assert event.fields["topics"] == "science"
 
 
+def test_a_value_the_sealer_refuses_is_that_events_refusal_alone(store: Store) -> None:
+    from trackpref.ledger.crypto import CryptoError
+
+    class Picky(FieldCipher):
+        def seal(self, subject_id: str, dataset: str, field: str, value: object) -> str:
+            if value == "refuse@mail.example":
+                raise CryptoError(f"{dataset}.{field}: value cannot be sealed")
+            return super().seal(subject_id, dataset, field, value)
+
+    ledger = Ledger(INV, store, clock=lambda: NOW, sealer=Picky(store, site=store.site))
+    batch = [
+        Event("subscriptions", {"email": f"{name}@mail.example"}, DNT0, name)
+        for name in ("a", "refuse", "b")
+    ]
+    result = ledger.record_many(batch)
+    assert result.stored == 2
+    [(index, error)] = result.refused
+    assert index == 1
+    assert "cannot be sealed" in str(error)
+    assert store.count_events() == 2
+
+
 def test_sensitive_fields_without_a_sealer_are_refused(store: Store) -> None:
     ledger = Ledger(INV, store, clock=lambda: NOW)
     with pytest.raises(LedgerError, match="need a sealer"):

@@ -30,6 +30,7 @@ from typing import NamedTuple, Protocol
 from trackpref.signals.decisions import PartyRole
 from trackpref.signals.preference import DEFAULT_PRECEDENCE, Precedence, Preference
 
+from .crypto import CryptoError
 from .gate import (
     Admission,
     ExceptionScope,
@@ -270,8 +271,11 @@ class Ledger:
                 continue
             if record is None:
                 withheld += 1
-            else:
+                continue
+            try:
                 placed.append((i, self._row(record)))
+            except CryptoError as exc:  # one value the sealer refuses: that event alone
+                refused.append((i, GateError(str(exc), field="fields", dataset=e[0])))
         placed.sort(key=itemgetter(0))
         refused.sort(key=itemgetter(0))
         return [row for _, row in placed], refused, withheld

@@ -1435,20 +1435,40 @@ class Gate:
                 )
             )
         may_track = decision.may_track
+        track_signal = signal
         track_reason = (
             f"identifiers are kept ({pref.state.value})"
             if may_track
             else f"do-not-track ({signal.upper()}): no identifier is kept"
         )
+        # An exception limited to some purposes lets identifiers through only for
+        # those: one granted for purposes this dataset has none of (or none it
+        # may use) leaves the identifiers where the overridden preference put them.
+        limited = under_exception and grant is not None and grant.purposes is not None
+        if limited and may_track and not base.may_track:
+            assert grant is not None  # limited says so; for mypy
+            if not any(grant.covers_purpose(p) for p in allowed):
+                may_track = False
+                track_signal = base_signal
+                track_reason = (
+                    "not covered by the exception granted (none of this dataset's allowed "
+                    f"purposes); do-not-track ({base_signal.upper()}): no identifier is kept"
+                )
         rules.append(
-            Rule("identifier", "subject", "kept" if may_track else "dropped", signal, track_reason)
+            Rule(
+                "identifier",
+                "subject",
+                "kept" if may_track else "dropped",
+                track_signal,
+                track_reason,
+            )
         )
         rules.append(
             Rule(
                 "identifier",
                 "visitor_hash",
                 "kept" if may_track else "dropped",
-                signal,
+                track_signal,
                 track_reason,
             )
         )
@@ -1462,9 +1482,26 @@ class Gate:
                         "field",
                         name,
                         "dropped",
-                        signal,
+                        track_signal,
                         f"a {spec.identifier.value} identifier; "
-                        f"do-not-track ({signal.upper()}) keeps none",
+                        f"do-not-track ({track_signal.upper()}) keeps none",
+                    )
+                )
+            elif (
+                spec.is_identifier
+                and limited
+                and not base.may_track
+                and grant is not None
+                and not any(grant.covers_purpose(p) for p in useful)
+            ):
+                rules.append(
+                    Rule(
+                        "field",
+                        name,
+                        "dropped",
+                        base_signal,
+                        f"a {spec.identifier.value} identifier, and the exception granted "
+                        "covers none of its purposes",
                     )
                 )
             elif not useful:

@@ -88,6 +88,10 @@ RESERVED_FIELD_NAMES = frozenset(
 #: A string field declared without ``max_length`` is limited to this.
 DEFAULT_MAX_LENGTH = 1024
 _MAX_MAX_LENGTH = 1_000_000
+#: A sensitive string is sealed as UTF-8 JSON, at most 4 bytes a character plus
+#: its quotes, and the sealer takes at most 1 MiB (``crypto.MAX_PLAINTEXT``): a
+#: longer ``max_length`` would let the gate admit what the sealer then refuses.
+MAX_SEALED_LENGTH = ((1 << 20) - 2) // 4
 _MAX_K = 1_000_000
 
 
@@ -1090,6 +1094,12 @@ class _Builder:
             )
             if "max_length" in entry and ftype is not FieldType.STRING:
                 self.problem((*fpath, "max_length"), "applies only to string fields")
+            elif sensitivity is Sensitivity.SENSITIVE and max_length > MAX_SEALED_LENGTH:
+                self.problem(
+                    (*fpath, "max_length"),
+                    f"a sensitive field is sealed, and a sealed string holds at most "
+                    f"{MAX_SEALED_LENGTH:,} characters (1 MiB encrypted)",
+                )
             minimum = self.number(entry, "min", fpath)
             maximum = self.number(entry, "max", fpath)
             if (minimum is not None or maximum is not None) and ftype not in (
