@@ -52,12 +52,19 @@ def asgi_app(policy: SitePolicy, store: MemoryConsentStore) -> Any:
     async def own_policy(request: Request) -> Response:
         return Response("x", headers={"Referrer-Policy": "no-referrer"})
 
-    app = Starlette(routes=[Route("/", home), Route("/own", own_policy)])
+    async def beacon(request: Request) -> Response:
+        # A tracking cookie as the response's one and only header.
+        return Response(status_code=204, headers={"set-cookie": "_track=abc; Path=/"})
+
+    app = Starlette(routes=[Route("/", home), Route("/own", own_policy), Route("/beacon", beacon)])
     return PreferenceMiddleware(app, policy, consent_store=store)
 
 
 def wsgi_app(policy: SitePolicy, store: MemoryConsentStore) -> Any:
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ["PATH_INFO"] == "/beacon":
+            start_response("204 No Content", [("Set-Cookie", "_track=abc; Path=/")])
+            return []
         if environ["PATH_INFO"] == "/own":
             start_response(
                 "200 OK", [("Content-Type", "text/plain"), ("Referrer-Policy", "no-referrer")]
@@ -134,6 +141,17 @@ def test_tracking_cookies_dropped_only_when_refused(
     r = client.get("/")
     names = sorted(c.split("=")[0] for c in r.headers.get_list("set-cookie"))
     assert names == ["_track", "ad_id", "session"]
+
+
+def test_a_tracking_cookie_that_is_the_only_header_is_dropped_too(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    client = make_client()
+    r = client.get("/beacon", headers={"DNT": "1"})
+    assert r.status_code == 204
+    assert r.headers.get_list("set-cookie") == []
+    assert r.headers["tk"] == "N;not-tracking"
+    assert client.get("/beacon").headers.get_list("set-cookie") == ["_track=abc; Path=/"]
 
 
 def test_checklist_25_26_34_site_wide_tsr(make_client: Callable[..., httpx.Client]) -> None:

@@ -130,7 +130,9 @@ class PreferenceMiddleware:
                 started = True
                 headers = message.get("headers") or ()
                 if outcome.strip_tracking_cookies:
-                    headers = self.honoring.response_headers(outcome, headers) or headers
+                    kept = self.honoring.response_headers(outcome, headers)
+                    if kept is not None:  # an empty list too: the cookie was all there was
+                        headers = kept
                 # A new list: the app may reuse its own (a cached Response), and
                 # what one person's request adds must never reach the next one.
                 for name, _ in headers:
