@@ -136,7 +136,22 @@ def test_normalize_host_is_a_fixed_point(text: str) -> None:
 )
 def test_registrable_domain(host: str, expected: str | None) -> None:
     assert registrable_domain(host) == expected
-    assert is_public_suffix(host) is (expected is None)
+    # A single-label name is its own site, yet nobody may scope cookies to it.
+    single_label = "." not in host and ":" not in host and not host[0].isdigit()
+    assert is_public_suffix(host) is (expected is None or single_label)
+
+
+@pytest.mark.parametrize("suffix", ["test", "internal", "lan", "local", "localhost"])
+def test_an_unlisted_top_level_label_is_a_suffix_nobody_scopes_cookies_or_parties_to(
+    suffix: str,
+) -> None:
+    # Browsers apply the list's default rule: Domain=test from a.test is refused,
+    # so a script on evil.test must not grant exceptions over all of .test.
+    assert not can_set_cookie(f"evil.{suffix}", suffix)
+    assert can_set_cookie(f"evil.{suffix}", f"evil.{suffix}")
+    assert can_set_cookie(suffix, suffix)  # its own host: a host-only cookie
+    with pytest.raises(SignalError, match="public suffix"):
+        PartyMap(first_party=("shop.example",), same_party=(suffix,))
 
 
 @given(

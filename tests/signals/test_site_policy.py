@@ -90,7 +90,7 @@ def test_policies_are_values() -> None:
     assert a != SitePolicy()
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.tracking = "N"  # type: ignore[misc]
-    assert dataclasses.replace(a, tracking="N").tk_for("T") == Tk("N")
+    assert dataclasses.replace(a, tracking="T").tk_for("N") == Tk("T")
 
 
 def test_policies_survive_pickle_and_deepcopy(stand_in_policy: Path) -> None:
@@ -171,6 +171,16 @@ def test_dynamic_without_consent_has_no_consent_tsr() -> None:
 def test_checklist_28_static_tracking_must_be_a_usable_tsv(tracking: object) -> None:
     found = problems(tracking=tracking)
     assert set(found) == {"tracking"}
+
+
+def test_a_site_that_says_n_to_everyone_lists_no_tracking_cookies() -> None:
+    # 'N' claims no tracking for anyone; tracking cookies would still reach
+    # visitors who allow tracking, each answer saying Tk: N.
+    found = problems(tracking="N", tracking_cookies=["_ga", "ad_*"])
+    assert set(found) == {"tracking_cookies"}
+    assert "'N'" in found["tracking_cookies"]
+    assert SitePolicy(tracking="T", tracking_cookies=("_ga",)).tracking_cookies == ("_ga",)
+    assert SitePolicy(tracking="?", tracking_cookies=("_ga",)).dynamic
 
 
 @pytest.mark.parametrize("tracking", ["C", "P"])
@@ -499,14 +509,14 @@ def test_from_toml_reports_a_missing_file(tmp_path: Path) -> None:
 def test_from_toml_reads_native_dates_and_tables(tmp_path: Path) -> None:
     path = tmp_path / "site.toml"
     path.write_text(
-        'tracking = "N"\ngpc_last_update = 2025-04-15\n'
+        'tracking = "T"\ngpc_last_update = 2025-04-15\n'
         'precedence = { order = "do-not-track > exception > allow" }\n'
         "tracking-cookies = ['_ga']\n"
     )
     policy = SitePolicy.from_toml(str(path))
     assert policy.gpc_last_update == dt.date(2025, 4, 15)
     assert policy.precedence == STRICT_PRECEDENCE
-    assert policy.tk_for("T") == Tk("N")
+    assert policy.tk_for("N") == Tk("T")
 
 
 # -- The documented example ----------------------------------------------------

@@ -266,8 +266,16 @@ def _registrable(h: str) -> str | None:
 
 
 def is_public_suffix(host: str) -> bool:
-    """True when ``host`` is a public suffix: no one can register cookies on it."""
-    return registrable_domain(host) is None
+    """True when ``host`` is a public suffix: no one can register cookies on it.
+
+    A single-label name is one even when the list does not name it (``test``,
+    ``internal``, ``lan``): the list's default rule makes every unknown
+    top-level label a suffix, and browsers refuse ``Domain=test`` from
+    ``a.test``. Such a name is still its own site (:func:`site_of`) when it is
+    the whole host, as ``localhost`` is.
+    """
+    h = normalize_host(host)
+    return ("." not in h and _normalize_ip(h) != h) or _registrable(h) is None
 
 
 def site_of(host: str) -> str:

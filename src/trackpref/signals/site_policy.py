@@ -332,6 +332,13 @@ class SitePolicy:
                 "response 'C', and a 'C' TSR must say where consent is revoked. Set config, "
                 "or set exceptions_api = false",
             )
+        if ok("tracking", "tracking_cookies") and status == "N" and self.tracking_cookies:
+            fail(
+                "tracking_cookies",
+                "a site whose status is 'N' (not tracking, for everyone) sets no tracking "
+                "cookies, yet these are listed: they would reach visitors who allow tracking "
+                "under a Tk that says otherwise. Use tracking = '?' (dynamic), or list none",
+            )
         if (
             ok("refuse_without_consent", "exceptions_api")
             and self.refuse_without_consent
