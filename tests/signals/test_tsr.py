@@ -378,6 +378,7 @@ def test_checklist_34_no_set_cookie_on_tsr_or_redirect(name: str) -> None:
         [("Cache-Control", "no-store")],
         [("Cache-Control", "max-age=0")],
         [("Cache-Control", 'max-age="0"')],
+        [("Cache-Control", "max-age=00")],  # delta-seconds: any number of digits
     ],
 )
 def test_checklist_35_dnt_dependent_tsr_is_not_shared_wrongly(
@@ -486,18 +487,26 @@ extension_statuses = st.sampled_from(
     [c for c in string.printable if len(c) == 1 and is_tsv_extension(c)]
 )
 texts = st.text(max_size=30)
-arrays = st.none() | st.lists(texts, max_size=3).map(tuple)
+#: What TPE's URI members may hold: RFC 3986's characters, relative references included.
+uris = st.text(
+    alphabet=string.ascii_letters + string.digits + "-._~:/?#[]@!$&'()*+,;=%",
+    min_size=1,
+    max_size=30,
+)
+uri_arrays = st.none() | st.lists(uris, max_size=3).map(tuple)
+domains = st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9](\.[a-z][a-z0-9]{0,8}){0,2}", fullmatch=True)
+domain_arrays = st.none() | st.lists(domains, max_size=3).map(tuple)
 
 
 @st.composite
 def valid_tsrs(draw: st.DrawFn) -> TrackingStatusResource:
     tracking = draw(st.sampled_from(["!", "?", "G", "N", "T", "C", "P", "D"]) | extension_statuses)
-    compliance = draw(arrays)
+    compliance = draw(uri_arrays)
     if is_tsv_extension(tracking) and not compliance:
-        compliance = (draw(texts),)
-    config = draw(st.none() | texts)
+        compliance = (draw(uris),)
+    config = draw(st.none() | uris)
     if tracking in ("C", "P") and config is None:
-        config = draw(texts)
+        config = draw(uris)
     extra = draw(
         st.dictionaries(
             st.text(max_size=10).filter(lambda k: k not in MEMBER_NAMES), json_values, max_size=3
@@ -507,10 +516,10 @@ def valid_tsrs(draw: st.DrawFn) -> TrackingStatusResource:
         tracking=tracking,
         compliance=compliance,
         qualifiers=draw(st.none() | texts),
-        controller=draw(arrays),
-        same_party=draw(arrays),
-        audit=draw(arrays),
-        policy=draw(st.none() | texts),
+        controller=draw(uri_arrays),
+        same_party=draw(domain_arrays),
+        audit=draw(uri_arrays),
+        policy=draw(st.none() | uris),
         config=config,
         extra=extra,
     )
@@ -520,6 +529,28 @@ def valid_tsrs(draw: st.DrawFn) -> TrackingStatusResource:
 def test_property_parse_inverts_to_json(tsr: TrackingStatusResource) -> None:
     assert parse_tsr(tsr.to_json()) == tsr
     assert parse_tsr(tsr.to_json().encode()) == tsr
+
+
+@pytest.mark.parametrize(
+    ("member", "value", "needle"),
+    [
+        ("policy", "java script:alert(1)", "not allowed in a URI reference"),
+        ("config", "", "empty"),
+        ("controller", ["ht tp://x"], "[0]"),
+        ("audit", ["https://ok.example/", "<x>"], "[1]"),
+        ("same-party", ["not a domain!!"], "is not a domain"),
+    ],
+)
+def test_uri_and_domain_members_must_be_what_tpe_says(
+    member: str, value: object, needle: str
+) -> None:
+    body = json.dumps({"tracking": "N", member: value})
+    with pytest.raises(ValidationError) as raised:
+        parse_tsr(body)
+    assert member in str(raised.value)
+    assert needle in str(raised.value)
+    ok = {"policy": "/privacy", "config": "/privacy#consent", "controller": ["https://c.example/"]}
+    assert parse_tsr(json.dumps({"tracking": "N", **ok, "same-party": ["cdn.example"]}))
 
 
 def attempt(body: str | bytes, specific: bool) -> TrackingStatusResource | ValidationError:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .errors import SignalError
+from .field_values import field_values
 
 __all__ = [
     "DNT",
@@ -104,7 +105,7 @@ class DNT:
 ABSENT = DNT()
 
 
-def parse_dnt(values: str | Iterable[str] | None) -> DNT:
+def parse_dnt(values: str | bytes | Iterable[str | bytes] | None) -> DNT:
     """Parse the ``DNT`` field(s) of one request.
 
     Accepts ``None`` (absent), one field value, or every value of the field in
@@ -115,7 +116,9 @@ def parse_dnt(values: str | Iterable[str] | None) -> DNT:
     """
     if values is None:
         return ABSENT
-    raws = [values] if isinstance(values, str) else list(values)
+    raws = [values] if isinstance(values, str) else field_values(values)
+    if isinstance(raws, str):
+        return DNT(problem=f"DNT: {raws}")
     if not raws:
         return ABSENT
     if len(raws) == 1 and "," not in raws[0]:

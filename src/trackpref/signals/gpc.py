@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .field_values import field_values
+
 __all__ = ["GPC", "format_gpc", "parse_gpc"]
 
 _OWS = " \t"
@@ -36,7 +38,7 @@ class GPC:
         return self.enabled or self.problem is not None
 
 
-def parse_gpc(values: str | Iterable[str] | None) -> GPC:
+def parse_gpc(values: str | bytes | Iterable[str | bytes] | None) -> GPC:
     """Parse the ``Sec-GPC`` field(s) of one request; never raises.
 
     A comma-separated value is read as repeated fields joined by an
@@ -44,7 +46,9 @@ def parse_gpc(values: str | Iterable[str] | None) -> GPC:
     """
     if values is None:
         return GPC()
-    fields = [values] if isinstance(values, str) else list(values)
+    fields = [values] if isinstance(values, str) else field_values(values)
+    if isinstance(fields, str):
+        return GPC(problem=f"Sec-GPC: {fields}; treated as absent")
     if not fields:
         return GPC()
     seen: list[str] = []

@@ -30,7 +30,7 @@ from .gpc_support import format_gpc_json, parse_last_update
 from .parties import normalize_host
 from .preference import DEFAULT_PRECEDENCE, Precedence
 from .tracking_status import TSV, Tk, is_tsv, is_tsv_extension
-from .tsr import TrackingStatusResource
+from .tsr import TrackingStatusResource, uri_problem
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -62,8 +62,6 @@ MAX_TSR_MAX_AGE: Final = 365 * 24 * 3600
 #: A policy file is a few dozen lines.
 MAX_POLICY_FILE_BYTES: Final = 1024 * 1024
 
-_URI_FORBIDDEN: Final = frozenset('<>"{}|\\^`')
-_MAX_URI = 2048
 # RFC 6265 cookie-name = token (RFC 2616 §2.2): visible ASCII except separators.
 _COOKIE_SEPARATORS: Final = frozenset('()<>@,;:\\"/[]?={}')
 _MAX_COOKIE_NAME = 256
@@ -108,17 +106,6 @@ class _Compiled:
 
 def _type_name(value: object) -> str:
     return "None" if value is None else type(value).__name__
-
-
-def _uri_problem(value: str) -> str | None:
-    if not value:
-        return "empty; leave it out instead"
-    if len(value) > _MAX_URI:
-        return f"longer than {_MAX_URI} characters"
-    for c in value:
-        if c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F or c in _URI_FORBIDDEN:
-            return f"{value[:60]!r}: character {c!r} is not allowed in a URI reference"
-    return None
 
 
 def _cookie_problem(name: str) -> str | None:
@@ -239,7 +226,7 @@ class SitePolicy:
                 elif name == "tracking_cookies":
                     why = _cookie_problem(item)
                 else:
-                    why = _uri_problem(item)
+                    why = uri_problem(item)
                 if why is not None:
                     fail(name, f"item {i}: {why}")
                 items.append(item)
@@ -254,7 +241,7 @@ class SitePolicy:
                 continue
             if not isinstance(value, str):
                 fail(name, f"must be a string, not {_type_name(value)}")
-            elif name in ("policy", "config") and (why := _uri_problem(value)) is not None:
+            elif name in ("policy", "config") and (why := uri_problem(value)) is not None:
                 fail(name, why)
             elif name == "qualifiers" and (not value or any(c.isspace() for c in value)):
                 fail(name, "must be a non-empty string of qualifier characters, no spaces")

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
-from .errors import ValidationError
+from .errors import SignalError, ValidationError
+from .parties import normalize_host
 from .tracking_status import TSV, effective_status, is_tsv, is_tsv_extension
 
 __all__ = [
@@ -60,8 +61,47 @@ MEMBER_NAMES: Final = (
 )
 _ARRAY_MEMBERS: Final = ("compliance", "controller", "same-party", "audit")
 _STRING_MEMBERS: Final = ("qualifiers", "policy", "config")
+#: Members TPE defines as URI references (§6.5): a value no URI could be is an error.
+_URI_MEMBERS: Final = frozenset(("compliance", "controller", "audit", "policy", "config"))
+#: RFC 3986 §2: characters no URI reference holds, even percent-encoding aside.
+_URI_FORBIDDEN: Final = frozenset('<>"{}|\\^`')
+MAX_URI: Final = 2048
+
+
+def uri_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a URI reference, or None.
+
+    Only what no URI reference can hold is refused (whitespace, controls,
+    RFC 3986's excluded characters, absurd length); relative references such
+    as ``/privacy`` are fine, as TPE allows them.
+    """
+    if not value:
+        return "empty; leave it out instead"
+    if len(value) > MAX_URI:
+        return f"longer than {MAX_URI} characters"
+    for c in value:
+        if c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F or c in _URI_FORBIDDEN:
+            return f"{value[:60]!r}: character {c!r} is not allowed in a URI reference"
+    return None
+
+
 _ATTRIBUTE = {name: name.replace("-", "_") for name in MEMBER_NAMES}
 _MISSING: Final = object()
+
+
+def _item_problem(name: str, items: Sequence[str]) -> str | None:
+    """The first item of an array member that is not what TPE says it holds."""
+    for i, item in enumerate(items):
+        if name in _URI_MEMBERS:
+            why = uri_problem(item)
+            if why is not None:
+                return f"[{i}] {why}"
+        elif name == "same-party":
+            try:
+                normalize_host(item)
+            except SignalError as exc:
+                return f"[{i}] {item[:60]!r} is not a domain: {exc.message}"
+    return None
 
 
 def _json_type(value: object) -> str:
@@ -146,6 +186,10 @@ def _member_problems(
             shown = ", ".join(bad[:3]) + (", ..." if len(bad) > 3 else "")
             problems.append((name, f"must be an array of strings: item {shown}"))
             continue
+        why = _item_problem(name, value)
+        if why is not None:
+            problems.append((name, why))
+            continue
         present[name] = bool(value)
     for name in _STRING_MEMBERS:
         value = members.get(name, _MISSING)
@@ -153,6 +197,8 @@ def _member_problems(
             present[name] = False
         elif not isinstance(value, str):
             problems.append((name, f"must be a string, not {_json_type(value)}"))
+        elif name in _URI_MEMBERS and (why := uri_problem(value)) is not None:
+            problems.append((name, why))
         else:
             present[name] = True
 
@@ -474,7 +520,9 @@ def _caching_problems(
             for value in _values(headers, "vary")
             for token in value.split(",")
         }
-        if not ({"dnt", "*"} & vary) and directives.get("max-age") != "0":
+        age = (directives.get("max-age") or "").strip('"')
+        # RFC 9111 §1.2.2: delta-seconds is digits, so "00" is zero too.
+        if not ({"dnt", "*"} & vary) and not (age.isdigit() and int(age) == 0):
             problems.append(
                 "Vary: a TSR whose status depends on DNT must send Vary including DNT, or "
                 "Cache-Control private, no-cache, no-store or max-age=0 (TPE §6.4.3)"
