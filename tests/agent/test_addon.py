@@ -154,7 +154,7 @@ def test_server_connect_maps_hosts(tmp_path: Path) -> None:
 
 def test_running_and_done_start_and_stop_the_checker(tmp_path: Path) -> None:
     cache = DeclarationCache()
-    checker = DeclarationChecker(cache, lambda url, headers: (404, [], b""), interval=0.0)
+    checker = DeclarationChecker(cache, lambda url, headers, **_: (404, [], b""), interval=0.0)
     seen: list[list[tuple[str, int]]] = []
     a = addon(tmp_path, declarations=cache)
     a.checker = checker

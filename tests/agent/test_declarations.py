@@ -85,9 +85,13 @@ class FakeWeb:
     def __init__(self, answers: Mapping[str, Response]) -> None:
         self.answers = answers
         self.asked: list[tuple[str, dict[str, str]]] = []
+        self.same_origin: list[bool] = []
 
-    def __call__(self, url: str, headers: Mapping[str, str]) -> Response:
+    def __call__(
+        self, url: str, headers: Mapping[str, str], *, same_origin: bool = False
+    ) -> Response:
         self.asked.append((url, dict(headers)))
+        self.same_origin.append(same_origin)
         if url not in self.answers:
             raise FetchError(f"{url}: connection refused")
         return self.answers[url]
@@ -106,20 +110,22 @@ def test_check_origin_stops_at_the_first_declaration() -> None:
     assert web.asked[0][1] == {"DNT": "1"}
 
 
-def test_the_eff_policy_is_checked_over_https_only() -> None:
+def test_checklist_47_the_eff_policy_is_checked_per_host_over_https_only() -> None:
     web = FakeWeb({})
     found = check_origin("http://t.example", web, 0)
     assert not found.compliant
     assert len(found.problems) == 2
     check_origin("https://t.example", web, 0)
     assert web.asked[-1][0] == "https://t.example/.well-known/dnt-policy.txt"
+    assert web.same_origin[-1], "the EFF policy counts per host: no redirect elsewhere"
+    assert not any(web.same_origin[:-1]), "gpc.json and the TSR follow redirects anywhere"
 
 
 def test_the_checker_works_in_the_background_and_never_twice_at_once() -> None:
     release = threading.Event()
     calls: list[str] = []
 
-    def slow(url: str, headers: Mapping[str, str]) -> Response:
+    def slow(url: str, headers: Mapping[str, str], *, same_origin: bool = False) -> Response:
         calls.append(url)
         release.wait(5)
         return (200, JSON, b'{"gpc": true}') if url.endswith("gpc.json") else (404, [], b"")
@@ -143,7 +149,7 @@ def test_the_checker_works_in_the_background_and_never_twice_at_once() -> None:
 
 
 def test_a_failing_fetch_does_not_kill_the_checker() -> None:
-    def broken(url: str, headers: Mapping[str, str]) -> Response:
+    def broken(url: str, headers: Mapping[str, str], *, same_origin: bool = False) -> Response:
         raise RuntimeError("bug")
 
     cache = DeclarationCache()
@@ -154,7 +160,9 @@ def test_a_failing_fetch_does_not_kill_the_checker() -> None:
     assert cache.get("https://a.example") is None
 
 
-def test_http_fetch_on_loopback_with_a_dial_map_and_redirects(tmp_path: Path) -> None:
+def test_checklist_44_47_http_fetch_follows_redirects_except_for_the_eff_policy(
+    tmp_path: Path,
+) -> None:
     with capture_servers(tmp_path) as servers:
         port = servers.http_port
 
@@ -173,6 +181,13 @@ def test_http_fetch_on_loopback_with_a_dial_map_and_redirects(tmp_path: Path) ->
         )
         assert status == 200
         assert b"gpc" in body
+        with pytest.raises(FetchError, match="another origin"):
+            http_fetch(
+                f"http://a.test:{port}/redirect?to=http://honest.test:{port}/.well-known/gpc.json",
+                {},
+                dial=dial,
+                same_origin=True,
+            )
         with pytest.raises(FetchError, match="larger than"):
             http_fetch(f"http://a.test:{port}/big", {}, dial=dial)
         with pytest.raises(FetchError, match="redirects"):

@@ -19,7 +19,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Final
+from typing import Final, Protocol
 from urllib.parse import urljoin, urlsplit
 
 from .declarations import Declaration, DeclarationCache, judge_dnt_policy, judge_gpc_json, judge_tsr
@@ -41,8 +41,21 @@ MAX_BODY_BYTES: Final = 256 * 1024
 MAX_REDIRECTS: Final = 5
 
 Response = tuple[int, list[tuple[str, str]], bytes]
-#: ``fetch(url, request_headers) -> (status, headers, body)``; raises FetchError.
-Fetch = Callable[[str, Mapping[str, str]], Response]
+
+
+class Fetch(Protocol):
+    """``fetch(url, request_headers) -> (status, headers, body)``; raises FetchError.
+
+    ``same_origin`` refuses a redirect to another scheme, host or port (the
+    EFF policy counts per host, over HTTPS only: a file fetched from somewhere
+    else says nothing about this host).
+    """
+
+    def __call__(
+        self, url: str, headers: Mapping[str, str], *, same_origin: bool = False
+    ) -> Response: ...
+
+
 #: ``dial(host, port) -> (address, port)``: where to connect for a host.
 Dial = Callable[[str, int], tuple[str, int]]
 
@@ -86,8 +99,11 @@ def http_fetch(
     timeout: float = 5.0,
     max_bytes: int = MAX_BODY_BYTES,
     context: ssl.SSLContext | None = None,
+    same_origin: bool = False,
 ) -> Response:
-    """GET ``url`` directly, following up to five redirects (cross-origin too).
+    """GET ``url`` directly, following up to five redirects (cross-origin too,
+    unless ``same_origin``: GPC §4 follows them for ``gpc.json``, while the EFF
+    policy is judged per host).
 
     ``dial`` maps a host to the address to connect to (tests map ``*.test`` to
     loopback); certificates are verified against the system store.
@@ -126,25 +142,44 @@ def http_fetch(
             raise FetchError(f"{url}: body larger than {max_bytes} bytes")
         location = next((v for k, v in got if k.lower() == "location"), None)
         if status in (301, 302, 303, 307, 308) and location:
-            url = urljoin(url, location)
+            target_url = urljoin(url, location)
+            if same_origin and _origin(target_url) != _origin(url):
+                raise FetchError(f"{url}: redirected to another origin ({target_url[:200]})")
+            url = target_url
             continue
         return status, got, body
     raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    return parts.scheme, (parts.hostname or ""), port
+
+
 def check_origin(origin: str, fetch: Fetch, now: float) -> Declaration:
     """Fetch and judge one origin's declarations (stops at the first that counts)."""
     problems: list[str] = []
-    checks: list[tuple[str, dict[str, str], Callable[[Response], tuple[bool, str]]]] = [
-        ("/.well-known/dnt/", {"DNT": "1"}, lambda r: judge_tsr(*r)),
-        ("/.well-known/gpc.json", {}, lambda r: judge_gpc_json(*r)),
+    checks: list[tuple[str, dict[str, str], Callable[[Response], tuple[bool, str]], bool]] = [
+        ("/.well-known/dnt/", {"DNT": "1"}, lambda r: judge_tsr(*r), False),
+        ("/.well-known/gpc.json", {}, lambda r: judge_gpc_json(*r), False),
     ]
     if origin.startswith("https://"):
-        # The EFF policy is posted and checked over HTTPS only (Privacy Badger).
-        checks.append(("/.well-known/dnt-policy.txt", {}, lambda r: judge_dnt_policy(r[0], r[2])))
-    for path, headers, judge in checks:
+        # The EFF policy is posted and checked per host, over HTTPS only
+        # (Privacy Badger; checklist item 47): no redirect elsewhere counts.
+        checks.append(
+            ("/.well-known/dnt-policy.txt", {}, lambda r: judge_dnt_policy(r[0], r[2]), True)
+        )
+    for path, headers, judge, same_origin in checks:
         try:
-            response = fetch(origin + path, headers)
+            response = (
+                fetch(origin + path, headers, same_origin=True)
+                if same_origin
+                else fetch(origin + path, headers)
+            )
         except FetchError as exc:
             problems.append(f"{path}: {exc}")
             continue
