@@ -14,7 +14,7 @@ from trackpref.ledger.crypto import FieldCipher
 from trackpref.ledger.durations import Duration, Unit
 from trackpref.ledger.inventory import Inventory, load_inventory, parse_inventory
 from trackpref.ledger.retention import RetentionScheduler, cutoff, expires_at
-from trackpref.ledger.storage import Store, open_store
+from trackpref.ledger.storage import EventRow, Store, open_store
 from trackpref.signals import resolve_headers
 
 EXAMPLE = str(resources.files("trackpref").joinpath("examples", "inventory.toml"))
@@ -215,3 +215,159 @@ def check_invariant(store: Store, now: float) -> None:
             for name in row.fields:
                 field_limit = cutoff(ds.fields[name].retention, now)
                 assert row.ts >= field_limit, f"{ds.name}.{name} outlived its retention"
+
+
+# -- datasets the inventory no longer declares ----------------------------------
+
+#: The example inventory after the site dropped its ad_events dataset.
+WITHOUT_ADS = parse_inventory(
+    Path(EXAMPLE).read_text().split("[datasets.ad_events]")[0]
+    + "[datasets.subscriptions]"
+    + Path(EXAMPLE).read_text().split("[datasets.subscriptions]")[1]
+)
+
+
+def test_a_dropped_dataset_is_purged_under_the_raw_log_retention(store: Store) -> None:
+    assert "ad_events" not in WITHOUT_ADS.datasets
+    assert str(WITHOUT_ADS.site.raw_log_retention) == "10 days"
+    clock = Clock(T0)
+    ledger = Ledger(INV, store, clock=clock)
+    for age in (6.0, 1.0):  # within the 7 days the old inventory declared
+        ledger.record("ad_events", {"ad_id": f"ad-{age}"}, ALLOW, ts=clock.now - age * DAY)
+    clock.now = T0 + 5 * DAY  # ages 11 and 6 days: one past the raw-log retention
+    scheduler = RetentionScheduler(WITHOUT_ADS, store, clock=clock, lead=0)
+    assert scheduler.next_due() == pytest.approx(T0 - 6 * DAY + 10 * DAY)
+    report = scheduler.run_once()
+    [purge] = report.purges
+    assert (purge.dataset, purge.field, purge.rows, purge.retention) == (
+        "ad_events",
+        None,
+        1,
+        "10 days",
+    )
+    assert purge.cutoff == clock.now - 10 * DAY
+    assert [e.fields["ad_id"] for e in store.iter_events("ad_events")] == ["ad-1.0"]
+    assert [(p.dataset, p.rows) for p in store.purges("ad_events")] == [("ad_events", 1)]
+    [run] = [e for e in store.audit_entries() if e.action == "retention.run"]
+    assert run.detail["purges"] == [["ad_events", None, 1]]
+    # the one left is due when it reaches the raw-log retention, and then goes
+    assert report.next_due == pytest.approx(T0 - DAY + 10 * DAY)
+    clock.now = report.next_due
+    assert scheduler.run_once().rows == 1
+    assert store.count_events("ad_events") == 0
+    assert store.datasets() == []
+
+
+def test_another_sites_undeclared_rows_are_its_own_business(store: Store) -> None:
+    other = store.for_site("other.example")
+    did = other.put_decision(
+        dataset="old", preference="allow", purposes=[], recipients=[], explanation={}
+    )
+    other.insert_events([EventRow(other.site, "old", T0 - 400 * DAY, None, None, did, "{}")])
+    report = RetentionScheduler(WITHOUT_ADS, store, clock=Clock(T0)).run_once()
+    assert report.rows == 0
+    assert other.count_events("old") == 1
+
+
+KEPT_AND_RAW = """
+[site]
+name = "news.example"
+raw_log_retention = "{raw}"
+[datasets.kept]
+kind = "records"
+purposes = ["legal-compliance"]
+legal_basis = "legal-obligation"
+retention = "7 years"
+[datasets.kept.fields.n]
+type = "integer"
+category = "system.operations"
+"""
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(["1h", "2d", "10d", "30 days"]),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["dropped", "gone_too", "kept"]), st.floats(0, 40, allow_nan=False)
+        ),
+        max_size=30,
+    ),
+    st.sampled_from([0.0, 60.0]),
+)
+def test_property_undeclared_rows_never_outlive_the_raw_log_retention(
+    raw: str, rows: list[tuple[str, float]], lead: float
+) -> None:
+    """Whatever the store holds that the inventory does not declare goes at the
+    raw-log retention; what it declares keeps its own (longer) retention."""
+    inventory = parse_inventory(KEPT_AND_RAW.format(raw=raw))
+    retention = inventory.site.raw_log_retention
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(Path(tmp) / "l.db", site="news.example")
+        try:
+            did = store.put_decision(
+                dataset="any", preference="allow", purposes=[], recipients=[], explanation={}
+            )
+            store.insert_events(
+                [
+                    EventRow(store.site, ds, T0 - age * DAY, None, None, did, '{"n": 1}')
+                    for ds, age in rows
+                ]
+            )
+            scheduler = RetentionScheduler(inventory, store, clock=Clock(T0), lead=lead)
+            report = scheduler.run_once()
+            limit = cutoff(retention, T0 + scheduler.lead)
+            for ds in ("dropped", "gone_too"):
+                left = [e.ts for e in store.iter_events(ds)]
+                expected = sorted(T0 - a * DAY for d, a in rows if d == ds and T0 - a * DAY > limit)
+                assert left == expected, f"{ds}: rows past {retention} survived or others went"
+                purged = sum(p.rows for p in report.purges if p.dataset == ds)
+                assert purged == sum(1 for d, _ in rows if d == ds) - len(expected)
+                assert all(p.retention == str(retention) for p in store.purges(ds))
+            assert store.count_events("kept") == sum(1 for d, _ in rows if d == "kept")
+            if report.next_due is not None:
+                assert report.next_due > T0
+        finally:
+            store.close()
+
+
+# -- purged rows must not survive in the SQLite files ----------------------------
+
+
+def marker_counts(db: Path, marker: bytes) -> int:
+    return sum(p.read_bytes().count(marker) for p in (db, Path(f"{db}-wal")) if p.exists())
+
+
+def test_purged_rows_leave_no_bytes_in_the_sqlite_files(tmp_path: Path) -> None:
+    db = tmp_path / "ledger.db"
+    store = open_store(db, site="news.example")
+    try:
+        clock = Clock(T0)
+        ledger = Ledger(INV, store, clock=clock)
+        ledger.record_many(
+            [
+                Event(
+                    "pageviews",
+                    {"path": f"/expired/ZEBRA-{i}", "referrer_host": "OLD.example"},
+                    ALLOW,
+                )
+                for i in range(2000)
+            ]
+        )
+        clock.now = T0 + 11 * DAY
+        ledger.record_many(
+            [Event("pageviews", {"path": f"/fresh/{i}"}, ALLOW) for i in range(2000)]
+        )
+        assert marker_counts(db, b"/expired/ZEBRA-")
+        report = RetentionScheduler(INV, store, clock=clock).run_once()
+        assert report.rows == 2000
+        assert store.count_events() == 2000
+        assert not store.scrub_pending
+        # while the store is open (a backup could be taken now) ...
+        assert marker_counts(db, b"/expired/ZEBRA-") == 0
+        assert marker_counts(db, b"OLD.example") == 0
+    finally:
+        store.close()
+    # ... and after it closed
+    assert marker_counts(db, b"/expired/ZEBRA-") == 0
+    assert marker_counts(db, b"OLD.example") == 0

@@ -4,20 +4,28 @@ import json
 import re
 import shutil
 import sqlite3
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ledger_loopback import WebhookServer
 
-from trackpref.ledger import Event, Ledger
-from trackpref.ledger.crypto import CryptoError, FieldCipher
+from trackpref.ledger import Event, Ledger, Sealer
+from trackpref.ledger.crypto import (
+    CryptoError,
+    FieldCipher,
+    KeyDestroyed,
+    MemoryKeyStore,
+    SQLiteKeyStore,
+)
 from trackpref.ledger.drop import hash_identifier
 from trackpref.ledger.inventory import Inventory, parse_inventory
 from trackpref.ledger.mailer import FileOutbox
-from trackpref.ledger.rights import DataRights, RightsError
+from trackpref.ledger.rights import UNVERIFIED_TTL, DataRights, RightsError
 from trackpref.ledger.storage import TABLES, Store, open_store
 from trackpref.ledger.storage.sqlite import SQLiteStore
 from trackpref.ledger.verification import VerificationError
@@ -332,6 +340,231 @@ def test_sqlite_backup_file_is_unreadable_after_deletion(
             restored.close()
     finally:
         store.close()
+
+
+class SealOnly:
+    """A sealer with only the ``Sealer`` protocol's two methods: it cannot shred."""
+
+    def __init__(self, cipher: FieldCipher) -> None:
+        self.cipher = cipher
+
+    def seal(self, subject_id: str, dataset: str, field: str, value: object) -> str:
+        return self.cipher.seal(subject_id, dataset, field, value)
+
+    def unseal(self, subject_id: str, dataset: str, field: str, token: str) -> object:
+        return self.cipher.unseal(subject_id, dataset, field, token)
+
+
+def desk(store: Store, tmp: Path, sealer: Sealer) -> tuple[Ledger, DataRights, FileOutbox, Clock]:
+    """A ledger and rights desk sharing ``sealer`` (no webhooks)."""
+    clock = Clock()
+    inventory = parse_inventory(EXAMPLE)
+    outbox = FileOutbox(tmp / "mail")
+    ledger = Ledger(inventory, store, clock=clock, sealer=sealer)
+    rights = DataRights(inventory, store, mailer=outbox, sealer=sealer, clock=clock)
+    return ledger, rights, outbox, clock
+
+
+def code_in(outbox: FileOutbox) -> str:
+    m = re.search(r"Your code: (\d+)", outbox.messages()[-1].get_content())
+    assert m is not None
+    return m.group(1)
+
+
+def subscribe(ledger: Ledger, rights: DataRights, sid: str, email: str) -> str:
+    """Register ``sid`` with a sealed subscription; returns the sealed token (a backup's copy)."""
+    rights.register_subject(sid, email=email)
+    ledger.record("subscriptions", {"email": email, "topics": "t"}, DNT0, subject=sid)
+    [event] = [e for e in ledger.store.events_for_subject(sid) if e.dataset == "subscriptions"]
+    token = event.fields["email"]
+    assert isinstance(token, str)
+    assert email not in token
+    return token
+
+
+def test_deletion_destroys_the_key_in_the_sealers_own_key_store(
+    store: Store, tmp_path: Path
+) -> None:
+    # The setup docs/deidentification.md shows: keys in their own file, not in the store.
+    keys = SQLiteKeyStore(tmp_path / "separate.keys")
+    try:
+        cipher = FieldCipher(keys, site=store.site)
+        ledger, rights, outbox, _ = desk(store, tmp_path, cipher)
+        token = subscribe(ledger, rights, "s1", "v@mail.example")
+        assert store.get_key("s1") is None  # the store never held this key
+        req = rights.open_request("deletion", "v@mail.example")
+        rights.verify(req.id, code_in(outbox))
+        [report] = rights.fulfil(req.id)["deleted"]
+        assert report["key_destroyed"] is True
+        assert len(keys) == 0
+        with pytest.raises(KeyDestroyed):  # the backup's copy is unreadable
+            cipher.unseal("s1", "subscriptions", "email", token)
+        done = store.get_request(req.id)
+        assert done is not None
+        assert done.status == "completed"
+    finally:
+        keys.close()
+
+
+def test_deletion_is_not_completed_while_sealed_data_stays_readable(
+    store: Store, tmp_path: Path
+) -> None:
+    cipher = FieldCipher(MemoryKeyStore(), site=store.site)
+    ledger, rights, outbox, _ = desk(store, tmp_path, SealOnly(cipher))
+    token = subscribe(ledger, rights, "s1", "v@mail.example")
+    req = rights.open_request("deletion", "v@mail.example")
+    rights.verify(req.id, code_in(outbox))
+    with pytest.raises(RightsError, match="still readable") as info:
+        rights.fulfil(req.id)
+    assert info.value.field == "key"
+    # Not reported as done, and nothing deleted: a retry still knows the key must go.
+    pending = store.get_request(req.id)
+    assert pending is not None
+    assert pending.status == "verified"
+    assert "still readable" in pending.detail["error"]
+    assert [r.id for r in rights.open_requests()] == [req.id]
+    assert len(store.events_for_subject("s1")) == 1
+    actions = [e.action for e in store.audit_entries(request_id=req.id)]
+    assert "subject.deletion-failed" in actions
+    assert "request.completed" not in actions
+    # Once the key is gone (here by hand), running the deletion again finishes the job.
+    assert cipher.shred("s1")
+    [report] = rights.fulfil(req.id)["deleted"]
+    assert report["events"] == 1
+    assert report["key_destroyed"] is False  # it was already gone, which is what matters
+    with pytest.raises(KeyDestroyed):
+        cipher.unseal("s1", "subscriptions", "email", token)
+    done = store.get_request(req.id)
+    assert done is not None
+    assert (done.status, done.email, done.detail) == ("completed", None, {})
+
+
+def test_deletion_scrubs_every_request_made_under_the_address(world: World) -> None:
+    email = ALICE["email"].strip().lower()
+    world.rights.register_subject("alice-3", email=email)  # a second account, same address
+    world.ledger.record("pageviews", {"path": "/x"}, DNT0, subject="alice-3")
+    earlier = verified(world, "access", ALICE["email"])
+    world.rights.fulfil(earlier)
+    abandoned = world.rights.open_request("opt-out", "  ALICE.example@MAIL.example")
+    other = world.rights.open_request("access", BOB["email"])  # someone else's, untouched
+    rid = verified(world, "deletion", ALICE["email"])
+    answer = world.rights.fulfil(rid)
+    assert {d["events"] for d in answer["deleted"]} == {7, 1}
+    left = [r for r in world.store.rows("rights_requests") if r[1] != other.id]
+    assert len(left) == 3
+    assert email not in json.dumps([str(c) for r in left for c in r])
+    assert [v[1] for v in world.store.rows("verifications")] == [other.id]
+    closed = world.store.get_request(abandoned.id)
+    assert closed is not None
+    assert (closed.status, closed.email, closed.detail) == ("rejected", None, {})
+    assert [r.id for r in world.rights.open_requests()] == [other.id]
+    reasons = [e.detail for e in world.store.audit_entries(request_id=abandoned.id)]
+    assert {"reason": "superseded: the person's data was deleted"} in reasons
+    world.hooks.deliver_due()  # the payloads are scrubbed once delivered
+    assert scan(world.store, {email, "alice-1", "alice-3"}) == []
+    kept = world.store.get_request(other.id)
+    assert kept is not None
+    assert kept.email == BOB["email"]
+
+
+def test_direct_deletion_scrubs_requests_under_the_address(world: World) -> None:
+    # DROP and account pages call delete() without a request of their own.
+    pending = world.rights.open_request("access", ALICE["email"])
+    world.rights.delete("alice-1", reason="DROP")
+    closed = world.store.get_request(pending.id)
+    assert closed is not None
+    assert (closed.status, closed.email) == ("rejected", None)
+    assert world.store.get_verification(pending.id) is None
+
+
+def test_a_deletion_for_an_unknown_address_scrubs_its_requests(world: World) -> None:
+    pending = world.rights.open_request("access", "nobody@mail.example")
+    rid = verified(world, "deletion", "nobody@mail.example")
+    assert world.rights.fulfil(rid)["deleted"] == []
+    closed = world.store.get_request(pending.id)
+    assert closed is not None
+    assert (closed.status, closed.email) == ("rejected", None)
+    assert world.store.rows("verifications") == []
+
+
+def test_unverified_requests_expire(world: World) -> None:
+    ttl = UNVERIFIED_TTL.min_seconds
+    assert ttl == DAY
+    req = world.rights.open_request("opt-out", ALICE["email"], detail={"claim": "browser-1"})
+    world.clock.now += ttl - 60
+    world.rights.resend_code(req.id)  # still allowed
+    assert world.rights.expire_requests() == 0
+    world.clock.now += 60
+    assert world.rights.expire_requests() == 1
+    assert world.rights.expire_requests() == 0  # done once
+    gone = world.store.get_request(req.id)
+    assert gone is not None
+    assert (gone.status, gone.email, gone.subject_ref, gone.detail) == (
+        "expired",
+        None,
+        None,
+        {},
+    )
+    assert gone.completed_at == world.clock.now
+    assert world.store.rows("verifications") == []
+    assert world.rights.open_requests() == []
+    assert "request.expired" in [e.action for e in world.store.audit_entries(request_id=req.id)]
+    with pytest.raises(RightsError, match="expired"):
+        world.rights.verify(req.id, world.last_code())
+
+
+def test_expiry_leaves_verified_and_recent_requests_alone(world: World) -> None:
+    fresh = world.rights.open_request("access", ALICE["email"])
+    world.clock.now += DAY / 2
+    waiting = verified(world, "access", BOB["email"])  # verified: kept until answered
+    world.clock.now += DAY
+    assert world.rights.expire_requests(world.clock.now - DAY / 2 - 1) == 0  # an explicit now
+    assert world.rights.expire_requests() == 1
+    assert {r.id for r in world.rights.open_requests()} == {waiting}
+    expired = world.store.get_request(fresh.id)
+    assert expired is not None
+    assert expired.status == "expired"
+
+
+def test_a_late_code_cannot_verify_an_expired_request(world: World) -> None:
+    # Expiry does not wait for the scheduled job, and a new code does not extend it.
+    req = world.rights.open_request("deletion", ALICE["email"])
+    world.clock.now += DAY - 60
+    world.rights.resend_code(req.id)
+    world.clock.now += 120  # the code still works; the request it belongs to does not
+    with pytest.raises(RightsError, match="expired") as info:
+        world.rights.verify(req.id, world.last_code())
+    assert info.value.field == "request_id"
+    gone = world.store.get_request(req.id)
+    assert gone is not None
+    assert (gone.status, gone.email) == ("expired", None)
+    with pytest.raises(RightsError):
+        world.rights.resend_code(req.id)
+    assert world.store.get_subject("alice-1") is not None
+
+
+@pytest.mark.parametrize("kind", ["access", "correction", "opt-out"])
+def test_completed_requests_forget_the_address(world: World, kind: str) -> None:
+    rid = verified(world, kind, ALICE["email"])
+    corrections: list[Mapping[str, Any]] = [
+        {"dataset": "pageviews", "field": "country", "value": "BE"}
+    ]
+    world.rights.fulfil(rid, corrections=corrections if kind == "correction" else None)
+    done = world.store.get_request(rid)
+    assert done is not None
+    assert (done.status, done.email, done.subject_ref) == ("completed", None, "alice-1")
+    assert ALICE["email"].strip().lower() not in json.dumps(
+        [str(c) for r in world.store.rows("rights_requests") for c in r]
+    )
+    # The link stays, so the person's export still lists the request.
+    assert rid in [r["id"] for r in world.rights.export("alice-1")["requests"]]
+
+
+def test_unverified_ttl_outlives_the_code(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unverified_ttl"):
+        DataRights(
+            parse_inventory(EXAMPLE), store, mailer=FileOutbox(tmp_path), unverified_ttl=60.0
+        )
 
 
 # -- correction, opt-out ---------------------------------------------------------------

@@ -521,3 +521,30 @@ def test_store_serves_ledger_b_key_and_salt_protocols(store: Store) -> None:
     h = hasher.visitor_hash(store.site, "192.0.2.1", "UA")
     assert h == VisitorHasher(store, clock=lambda: t).visitor_hash(store.site, "192.0.2.1", "UA")
     assert hasher.rotate(t + 3 * 86400) >= 1
+
+
+def test_datasets_are_this_sites_only(store: Store, other: Store) -> None:
+    assert store.datasets() == []
+    did = decision(store)
+    store.insert_events(
+        [EventRow(store.site, ds, 1.0, None, None, did, "{}") for ds in ("b_x", "a", "bx", "a")]
+    )
+    other.insert_events([EventRow(other.site, "zz", 1.0, None, None, decision(other), "{}")])
+    assert store.datasets() == ["a", "b_x", "bx"]
+    assert other.datasets() == ["zz"]
+
+
+def test_scrub_deleted_finishes_what_deletions_left(store: Store) -> None:
+    did = decision(store)
+    store.insert_events([row(store, did, float(i), "u1") for i in range(10)])
+    store.upsert_subject(Subject("u1", email="u1@mail.example", created_at=1.0))
+    assert not store.scrub_pending, "inserts leave nothing to scrub"
+    assert store.delete_events("pageviews", before=5.0) == 5
+    with store.transaction():
+        assert store.delete_subject_events("u1") == 5
+        assert store.delete_subject("u1")
+    assert store.scrub_deleted() is True
+    assert not store.scrub_pending
+    assert store.delete_events("pageviews", before=5.0) == 0
+    assert not store.scrub_pending, "a deletion that deleted nothing leaves nothing"
+    assert store.scrub_deleted() is True

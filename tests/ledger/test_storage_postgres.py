@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import psycopg
 import pytest
 
-from trackpref.ledger.storage import StoreError, open_store
+from trackpref.ledger.storage import EventRow, StoreError, Subject, open_store
 from trackpref.ledger.storage.postgres import DEFAULT_KEYS_SCHEMA, PostgresStore, _redact
 
 KEY = bytes(range(200, 232))
@@ -90,3 +91,49 @@ def test_newer_schema_is_refused(postgres_dsn: str) -> None:
         conn.execute("INSERT INTO schema_migrations VALUES (99, 'future', 0)")
     with pytest.raises(StoreError, match="newer than this trackpref knows"):
         open_store(postgres_dsn, site="s")
+
+
+def vacuum_counts(dsn: str) -> dict[str, int]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        rows = conn.execute(
+            "SELECT relname, vacuum_count FROM pg_stat_user_tables WHERE schemaname = 'public'"
+        ).fetchall()
+    return {name: int(n) for name, n in rows}
+
+
+def test_deletions_wait_for_a_vacuum_off_the_shared_connection(postgres_dsn: str) -> None:
+    """VACUUM is too slow to follow each deletion: it waits for ``scrub_deleted``."""
+    store = open_store(postgres_dsn, site="news.example")
+    try:
+        did = store.put_decision(
+            dataset="pageviews", preference="allow", purposes=[], recipients=[], explanation={}
+        )
+        store.insert_events(
+            [
+                EventRow(store.site, "pageviews", float(i), "s1", None, did, '{"path": "/"}')
+                for i in range(100)
+            ]
+        )
+        store.upsert_subject(Subject("s1", email="s1@mail.example", created_at=1.0))
+        assert not store.scrub_pending
+        with store.transaction():
+            assert store.delete_subject_events("s1") == 100
+            assert store.delete_subject("s1")
+        assert store.scrub_pending
+        before = vacuum_counts(postgres_dsn)
+        with store.transaction():  # a transaction of the store's own does not stop it
+            store.count_events()
+            assert store.scrub_deleted() is True
+        assert not store.scrub_pending
+        deadline = time.monotonic() + 10  # statistics reach the views asynchronously
+        while time.monotonic() < deadline:
+            after = vacuum_counts(postgres_dsn)
+            if all(after[t] > before.get(t, 0) for t in ("events", "subjects")):
+                break
+            time.sleep(0.1)
+        assert after["events"] > before.get("events", 0)
+        assert after["subjects"] > before.get("subjects", 0)
+        assert after.get("consents", 0) == before.get("consents", 0), "only what lost rows"
+    finally:
+        store.close()

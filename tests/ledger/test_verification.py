@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from trackpref.ledger.inventory import Inventory, Site
 from trackpref.ledger.mailer import FileOutbox
+from trackpref.ledger.rights import UNVERIFIED_TTL, DataRights
 from trackpref.ledger.storage import Store
-from trackpref.ledger.verification import VerificationError, Verifier
+from trackpref.ledger.verification import CODE_TTL, VerificationError, Verifier
 
 
 class Clock:
@@ -137,3 +139,20 @@ def test_concurrent_right_answers_succeed_once(
         s.close()
     assert results.count("ok") == 1
     assert set(results) <= {"ok", "used"}
+
+
+def test_an_expired_request_takes_its_code_with_it(
+    setup: tuple[Verifier, FileOutbox, Clock], store: Store
+) -> None:
+    verifier, outbox, clock = setup
+    assert verifier.ttl == CODE_TTL < UNVERIFIED_TTL.min_seconds
+    rights = DataRights(
+        Inventory(site=Site(name=store.site), datasets={}), store, verifier=verifier, clock=clock
+    )
+    req = rights.open_request("access", "a@mail.example")
+    assert store.get_verification(req.id) is not None
+    assert rights.expire_requests(clock.now + UNVERIFIED_TTL.min_seconds) == 1
+    assert store.get_verification(req.id) is None
+    with pytest.raises(VerificationError) as info:
+        verifier.check(req.id, code_in(outbox))
+    assert info.value.reason == "unknown"

@@ -93,6 +93,22 @@ def test_retention_purges_and_leaves_evidence(make_app: Callable[..., Starlette]
         assert stats["pageviews"]["total"] == 4, "the counts outlive the raw rows"
 
 
+def test_retention_expires_rights_requests_nobody_verified(
+    make_app: Callable[..., Starlette],
+) -> None:
+    with TestClient(make_app()) as client:
+        svc = service_of(client)
+        visits(client, 1)
+        rights = svc.rights(SITE)
+        req = rights.open_request("access", "someone@mail.example")
+        assert run_retention(svc, time.time())["requests_expired"] == 0
+        assert run_retention(svc, time.time() + 2 * DAY)["requests_expired"] == 1
+        kept = rights.store.get_request(req.id)
+        assert kept is not None
+        assert kept.status == "expired"
+        assert kept.email is None
+
+
 def test_salts_of_closed_days_are_destroyed(make_app: Callable[..., Starlette]) -> None:
     with TestClient(make_app()) as client:
         svc = service_of(client)

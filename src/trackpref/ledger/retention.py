@@ -10,9 +10,17 @@ Backdated writes are covered by the gate: it stores nothing with less than
 ``MIN_LIFE`` (or half its retention) left, and the scheduler never sleeps
 longer than that. The clock is injected, so tests drive time by hand.
 
+A dataset the store still holds but the current inventory no longer
+declares (the site dropped it) has no retention of its own any more; its
+rows are purged under the site's raw-log retention, the shortest default the
+inventory knows, rather than kept forever because nobody declares them.
+
 Every purge that removed something is written to the purge log (dataset,
 field, how many rows, the cutoff, the declared retention, when) and every run
 to the audit log: the evidence a regulator or the transparency page asks for.
+After a run that deleted something the store scrubs what the deletions left
+in its files (:meth:`Store.scrub_deleted`), so that a backup taken later does
+not carry purged rows.
 """
 
 from __future__ import annotations
@@ -113,7 +121,11 @@ class RetentionScheduler:
         self.store = store
         self.clock = clock
         self.audit = audit if audit is not None else AuditLog(store, clock=clock)
-        shortest = min((r.retention.min_seconds for r in self.rules()), default=86400)
+        # Undeclared datasets fall under the raw-log retention: count it in
+        # without asking the store which datasets it holds.
+        limits = [r.retention for r in self._declared_rules()]
+        limits.append(inventory.site.raw_log_retention)
+        shortest = min(d.min_seconds for d in limits)
         # A run must come round well within the shortest retention, and no
         # later than the gate's ``min_life`` (what a backdated write has left).
         self.lead = max(0.0, min(lead, shortest / 4))
@@ -121,7 +133,17 @@ class RetentionScheduler:
         self._stop = threading.Event()
 
     def rules(self) -> list[RetentionRule]:
-        """Every limit the inventory declares: datasets, then shorter-lived fields."""
+        """Every limit: the inventory's datasets and shorter-lived fields, then
+        the datasets the store holds that the inventory no longer declares."""
+        out = self._declared_rules()
+        raw = self.inventory.site.raw_log_retention
+        declared = self.inventory.datasets
+        out.extend(
+            RetentionRule(name, raw) for name in self.store.datasets() if name not in declared
+        )
+        return out
+
+    def _declared_rules(self) -> list[RetentionRule]:
         out: list[RetentionRule] = []
         for ds in self.inventory.datasets.values():
             out.append(RetentionRule(ds.name, ds.retention))
@@ -154,6 +176,10 @@ class RetentionScheduler:
                     )
                     self.store.append_purge(entry)
                     purges.append(entry)
+        if self.store.scrub_pending:
+            # SQLite has scrubbed after each purge unless a reader held it
+            # back; PostgreSQL vacuums here. Partial is no failure: retried.
+            self.store.scrub_deleted()
         due = self.next_due()
         self.audit.record(
             "retention.run",

@@ -14,15 +14,24 @@ Every request follows the same path, and each step is in the audit log:
      where nothing is held), sensitive fields decrypted, the consent records
      and exceptions, the requests made and the recipients the data went to;
    * **correction**: new values, checked by the gate like any write;
-   * **deletion**: the subject's key is destroyed first (so earlier copies
-     and backups of sensitive fields become unreadable), then every row that
-     names the subject, in one transaction; the recipients are notified by
-     signed webhooks; the request itself keeps no identity afterwards;
+   * **deletion**: the subject's key is destroyed first, through the sealer
+     that made it (so earlier copies and backups of sensitive fields become
+     unreadable; if sealed data remains readable, nothing is deleted and the
+     request stays open), then every row that names the subject, in one
+     transaction; the recipients are notified by signed webhooks; the request
+     itself keeps no identity afterwards, and neither do the person's other
+     requests (found by subject and by e-mail address);
    * **opt-out** of sale and sharing: recorded, applied to later writes
      (:meth:`DataRights.effective_preference` makes it a standing GPC signal)
      and passed on to third parties.
 
 The operations are also callable directly (a logged-in account page, DROP).
+
+A request holds the requester's e-mail address only while it needs it: until
+it is answered, or :data:`UNVERIFIED_TTL` after it was received if nobody
+entered the code (:meth:`DataRights.expire_requests`, for the scheduled
+retention job, marks those ``expired``). An address someone typed into a form
+is not proof that it is theirs, and must not be kept as if it were.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from trackpref.signals.errors import SignalError
 from trackpref.signals.gpc import parse_gpc
@@ -51,11 +60,13 @@ from .webhooks import WebhookDispatcher
 
 __all__ = [
     "DEADLINES",
+    "UNVERIFIED_TTL",
     "DataRights",
     "DeletionReport",
     "Regime",
     "RequestKind",
     "RightsError",
+    "Shredder",
 ]
 
 
@@ -75,6 +86,12 @@ class Regime(enum.StrEnum):
 #: days; CCPA § 1798.130: 45 days).
 DEADLINES = {Regime.GDPR: Duration(30, Unit.DAYS), Regime.CCPA: Duration(45, Unit.DAYS)}
 
+#: How long a request nobody verified keeps the address it was opened with.
+#: A code lives 15 minutes and can be sent again; a day lets a person come back
+#: to their mailbox later the same day, and no longer keeps an address that
+#: may have been typed by someone else.
+UNVERIFIED_TTL = Duration(1, Unit.DAYS)
+
 _PURPOSE_TEXT = {
     RequestKind.ACCESS: "send you a copy of the data it holds about you",
     RequestKind.CORRECTION: "correct the data it holds about you",
@@ -86,6 +103,18 @@ _UNREADABLE = "[unreadable: the key was destroyed]"
 
 class RightsError(SignalError):
     """A request cannot proceed; ``field`` names what was wrong."""
+
+
+class Shredder(Protocol):
+    """What a sealer adds so deletion can destroy its key (ledger B's ``FieldCipher.shred``).
+
+    Deletion must destroy the key the sealer encrypts with, which may live in
+    a key store other than the data store (``FieldCipher(SQLiteKeyStore(...))``).
+    A sealer without it is still checked: if its sealed values stay readable
+    after the store's key is destroyed, the deletion fails.
+    """
+
+    def shred(self, subject_id: str) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +152,7 @@ class DataRights:
         clock: Callable[[], float] = time.time,
         verifier: Verifier | None = None,
         precedence: Precedence = DEFAULT_PRECEDENCE,
+        unverified_ttl: float = UNVERIFIED_TTL.min_seconds,
     ) -> None:
         self.inventory = inventory
         self.store = store
@@ -133,6 +163,10 @@ class DataRights:
         if verifier is None and mailer is not None:
             verifier = Verifier(store, mailer, site_name=inventory.site.name, clock=clock)
         self._verifier = verifier
+        if verifier is not None and unverified_ttl < verifier.ttl:
+            # A request must not expire while the code just sent still works.
+            raise ValueError("unverified_ttl: at least the verification code's lifetime")
+        self.unverified_ttl = unverified_ttl
         self.gate = Gate(inventory, clock=clock, precedence=precedence)
         self.precedence = precedence
 
@@ -252,7 +286,7 @@ class DataRights:
         return request
 
     def resend_code(self, request_id: str) -> None:
-        request = self._request(request_id)
+        request = self._unexpired(self._request(request_id))
         if request.status != "pending-verification" or request.email is None:
             raise RightsError("this request is not waiting for a code", field="request_id")
         self.verifier.start(
@@ -262,7 +296,7 @@ class DataRights:
 
     def verify(self, request_id: str, code: str) -> RightsRequest:
         """Check the code; on success the request is linked to the subjects held."""
-        request = self._request(request_id)
+        request = self._unexpired(self._request(request_id))
         if request.status != "pending-verification":
             raise RightsError(f"this request is {request.status}", field="request_id")
         try:
@@ -311,9 +345,22 @@ class DataRights:
             answer = {"changed": changed}
             summary = {"changed": changed}
         elif kind is RequestKind.DELETION:
-            reports = [self.delete(s, request_id=request_id) for s in subjects]
+            try:
+                reports = [self.delete(s, request_id=request_id) for s in subjects]
+            except RightsError as exc:  # the request stays open, saying why
+                self.store.update_request(
+                    request_id, detail={**request.detail, "error": exc.message}
+                )
+                raise
+            # The address itself is the person's data too, with or without an account.
+            superseded = self._close_requests_by_email(request.email, keep=request_id)
+            self._audit_superseded(superseded)
             answer = {"deleted": [r.as_dict() for r in reports]}
-            summary = {"subjects": len(reports), "events": sum(r.events for r in reports)}
+            summary = {
+                "subjects": len(reports),
+                "events": sum(r.events for r in reports),
+                "requests_scrubbed": sum(r.requests_scrubbed for r in reports) + len(superseded),
+            }
         else:
             for s in subjects:
                 self.opt_out(s, request_id=request_id)
@@ -323,8 +370,10 @@ class DataRights:
         self.store.update_request(request_id, status="completed", completed_at=now)
         if kind is RequestKind.DELETION:
             self._scrub_request(request_id)
-        else:  # the subject ids were a working list; the request keeps its one link
-            self.store.update_request(request_id, detail={"subjects": len(subjects)})
+        else:
+            # The subject ids were a working list; the request keeps its one link.
+            # The address was needed to verify and answer; it is not needed now.
+            self.store.update_request(request_id, email=None, detail={"subjects": len(subjects)})
         self.audit.record(
             "request.completed",
             request_id=request_id,
@@ -356,6 +405,76 @@ class DataRights:
     def _scrub_request(self, request_id: str) -> None:
         self.store.update_request(request_id, email=None, subject_ref=None, detail={})
         self.store.delete_verification(request_id)
+
+    def _unexpired(self, request: RightsRequest) -> RightsRequest:
+        """The request, unless it waited for its code too long (then it expires now).
+
+        Checked here as well as in :meth:`expire_requests`, so that how often
+        the scheduled job runs does not lengthen the time an address is kept.
+        """
+        if request.status == "pending-verification" and self._too_old(request, self.clock()):
+            self._expire(request, self.clock())
+            raise RightsError(
+                "this request expired before it was verified; please open a new one",
+                field="request_id",
+            )
+        return request
+
+    def _too_old(self, request: RightsRequest, now: float) -> bool:
+        return now >= request.received_at + self.unverified_ttl
+
+    def _expire(self, request: RightsRequest, now: float) -> None:
+        self.store.update_request(request.id, status="expired", completed_at=now)
+        self._scrub_request(request.id)
+        self.audit.record(
+            "request.expired",
+            request_id=request.id,
+            detail={"kind": request.kind, "unverified_for": now - request.received_at},
+        )
+
+    def expire_requests(self, now: float | None = None) -> int:
+        """Expire requests nobody verified within :attr:`unverified_ttl`; returns how many.
+
+        For the scheduled retention job: without it, an address typed into the
+        form (and its code's row) would stay for ever when nobody answers. An
+        expired request keeps no e-mail, link or detail, like a rejected one.
+        """
+        at = self.clock() if now is None else now
+        expired = 0
+        for request in self.store.open_requests():
+            if request.status == "pending-verification" and self._too_old(request, at):
+                self._expire(request, at)
+                expired += 1
+        return expired
+
+    def _close_requests_by_email(self, email: str | None, *, keep: str | None) -> list[str]:
+        """Close and scrub the open requests made under ``email``; returns their ids.
+
+        Found by address, not by subject: a request nobody verified has no
+        subject yet, and one linked to another account under the same address
+        holds the address too. Once the data is deleted they cannot be
+        answered meaningfully, so they are closed (``rejected``, the reason in
+        the audit log) rather than left waiting for ever.
+        """
+        mail = normalize_email(email) if email else ""
+        if not mail:
+            return []
+        now = self.clock()
+        closed = []
+        for r in self.store.open_requests():
+            if r.id != keep and r.email is not None and normalize_email(r.email) == mail:
+                self.store.update_request(r.id, status="rejected", completed_at=now)
+                self._scrub_request(r.id)
+                closed.append(r.id)
+        return closed
+
+    def _audit_superseded(self, request_ids: list[str]) -> None:
+        for rid in request_ids:
+            self.audit.record(
+                "request.rejected",
+                request_id=rid,
+                detail={"reason": "superseded: the person's data was deleted"},
+            )
 
     # -- the operations ---------------------------------------------------------
     def export(self, subject_ref: str) -> dict[str, Any]:
@@ -520,6 +639,14 @@ class DataRights:
 
         The key goes first: if anything below fails, the sensitive fields of
         every copy are already unreadable, and running it again finishes the job.
+        If sealed data is still readable once the key is destroyed (the sealer
+        cannot shred and encrypts with a key the store does not hold), nothing
+        is deleted and :class:`RightsError` says why: the deletion could not be
+        completed, and the rows are left so that a retry still knows to check.
+
+        The person's other requests lose their identity too: those linked to
+        the subject, and the open ones made under the subject's e-mail address
+        (closed, as they can no longer be answered).
         """
         subject = self.store.get_subject(subject_ref)
         identifiers: dict[str, str] = {}
@@ -527,7 +654,18 @@ class DataRights:
             identifiers["email_sha256"] = subject.email_hash
         if subject is not None and subject.phone_hash:
             identifiers["phone_sha256"] = subject.phone_hash
-        key_destroyed = self.store.destroy_key(subject_ref)
+        sample = self._sealed_sample(subject_ref)
+        key_destroyed = self._destroy_key(subject_ref)
+        if sample is not None and self._still_readable(subject_ref, sample):
+            reason = (
+                "the subject's sealed fields are still readable after destroying the key: "
+                "the sealer cannot shred its key (no shred()), or keeps it elsewhere; "
+                "no row was deleted"
+            )
+            self.audit.record(
+                "subject.deletion-failed", request_id=request_id, detail={"reason": reason}
+            )
+            raise RightsError(reason, field="key")
         with self.store.transaction():
             events = self.store.delete_subject_events(subject_ref)
             consents = self.store.delete_consents_for(subject_ref)
@@ -536,7 +674,12 @@ class DataRights:
                 if r.id != request_id:
                     self._scrub_request(r.id)
                     scrubbed += 1
+            superseded = self._close_requests_by_email(
+                subject.email if subject is not None else None, keep=request_id
+            )
             gone = self.store.delete_subject(subject_ref)
+        self._audit_superseded(superseded)
+        scrubbed += len(superseded)
         queued = 0
         if self.webhooks is not None:
             queued = len(
@@ -554,6 +697,53 @@ class DataRights:
             detail={**report.as_dict(), "reason": reason},
         )
         return report
+
+    def _sealed_sample(self, subject_ref: str) -> tuple[str, str, str] | None:
+        """One sealed value of the subject's, to prove after shredding that it is unreadable.
+
+        The newest one: a subject that came back after an earlier deletion has
+        a new key, and only values sealed since then are under it.
+        """
+        if self.sealer is None:
+            return None  # the store is the key store; nothing else to check
+        sensitive = {
+            name: ds.sensitive_fields
+            for name, ds in self.inventory.datasets.items()
+            if ds.sensitive_fields
+        }
+        if not sensitive:
+            return None  # no query on the common path (nothing is ever sealed)
+        best: tuple[int, tuple[str, str, str]] | None = None
+        for e in self.store.events_for_subject(subject_ref):
+            for name in sensitive.get(e.dataset, ()):
+                token = e.fields.get(name)
+                if isinstance(token, str) and (best is None or e.id > best[0]):
+                    best = (e.id, (e.dataset, name, token))
+        return None if best is None else best[1]
+
+    def _destroy_key(self, subject_ref: str) -> bool:
+        """Destroy the subject's key where the sealer keeps it, and in the store.
+
+        Through the sealer first: with ``FieldCipher(SQLiteKeyStore(...))``
+        the store never held the key. The store's copy goes too (the store
+        may have been the key store of an earlier setup).
+        """
+        destroyed = False
+        # Duck-typed: ``Sealer`` only promises seal/unseal (see :class:`Shredder`).
+        shred = getattr(self.sealer, "shred", None)
+        if callable(shred):
+            destroyed = bool(shred(subject_ref))
+        return self.store.destroy_key(subject_ref) or destroyed
+
+    def _still_readable(self, subject_ref: str, sample: tuple[str, str, str]) -> bool:
+        if self.sealer is None:  # a sample is only taken with a sealer
+            return False
+        dataset, name, token = sample
+        try:
+            self.sealer.unseal(subject_ref, dataset, name, token)
+        except Exception:  # KeyDestroyed and the like: the key is gone, which is the point
+            return False
+        return True
 
     def opt_out(self, subject_ref: str, *, request_id: str | None = None, reason: str = "") -> None:
         """Stop selling or sharing this subject's data, and tell the third parties."""

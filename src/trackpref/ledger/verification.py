@@ -11,6 +11,10 @@ there. The code
   request needs a new code: 5 tries at 1 in 10^6 leave a guesser no real chance,
 * is stored only as an HMAC, so a reader of the database cannot use it.
 
+The request a code belongs to does not wait for ever either: one nobody
+verified expires, with its code, a day after it was received
+(:data:`trackpref.ledger.rights.UNVERIFIED_TTL`), however many codes were sent.
+
 The answer to "start a verification" never says whether the address is known
 to the site: a code is sent either way, so the form cannot be used to find
 out who has an account.
@@ -29,7 +33,11 @@ from trackpref.signals.errors import SignalError
 from .mailer import Mailer, Message
 from .storage.base import Store, Verification
 
-__all__ = ["VerificationError", "Verifier"]
+__all__ = ["CODE_TTL", "VerificationError", "Verifier"]
+
+#: Seconds a code works: long enough to switch to a mailbox and back, short
+#: enough that a code read later by someone else is useless.
+CODE_TTL = 900.0
 
 
 class VerificationError(SignalError):
@@ -50,7 +58,7 @@ class Verifier:
         *,
         site_name: str,
         clock: Callable[[], float] = time.time,
-        ttl: float = 900.0,
+        ttl: float = CODE_TTL,
         max_attempts: int = 5,
         digits: int = 6,
         secret: bytes = b"",

@@ -62,14 +62,16 @@ def run_retention(service: Service, now: float) -> dict[str, Any]:
     # Purge what reaches its limit before the next run could (a retention is a
     # maximum: deleting a little early is allowed, late is not).
     lead = service.config.jobs["retention"] * 1.5 + 60.0
-    purged = 0
+    purged = expired = 0
     for site in service.collector.known_sites():
         store = service.collector.store_for(site)
         report = RetentionScheduler(service.inventory, store, lead=lead).run_once(now)
         purged += report.rows
+        # Rights requests nobody verified keep an address for no purpose.
+        expired += service.rights(site).expire_requests(now)
     cutoff = dt.datetime.fromtimestamp(now, dt.UTC).date() - dt.timedelta(days=TALLY_DAYS)
     tallies = service.tables.delete_tallies_before(cutoff.isoformat())
-    return {"rows": purged, "tally_rows": tallies}
+    return {"rows": purged, "tally_rows": tallies, "requests_expired": expired}
 
 
 def run_salts(service: Service, now: float) -> dict[str, Any]:

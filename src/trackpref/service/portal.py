@@ -27,6 +27,7 @@ through the exception API (the middleware's consent records).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Mapping
@@ -48,6 +49,8 @@ from .templating import render
 
 if TYPE_CHECKING:
     from .runtime import Service
+
+log = logging.getLogger("trackpref.service")
 
 __all__ = ["Portal"]
 
@@ -235,7 +238,18 @@ class Portal:
         await run_in_threadpool(self._link_claim, site, verified)
         kind = RequestKind(verified.kind)
         if kind in (RequestKind.DELETION, RequestKind.OPT_OUT):
-            answer = await run_in_threadpool(self._fulfil, site, rid, None)
+            try:
+                answer = await run_in_threadpool(self._fulfil, site, rid, None)
+            except (RightsError, StoreError) as exc:
+                # Nothing was deleted (a key that would not go, a store that
+                # failed); the request stays open, its detail and the log say why.
+                log.error("rights request %s/%s verified, not completed: %s", site, rid, exc)
+                return self._problem(
+                    request,
+                    503,
+                    "Your request is verified, but it could not be completed yet. It stays "
+                    "open, and the site must complete it within the legal deadline.",
+                )
             return self._page(
                 request, "rights_done.html", site=site, kind=kind.value, answer=answer
             )

@@ -378,6 +378,15 @@ class Store(abc.ABC):
     def oldest_event(self, dataset: str, *, having: str | None = None) -> float | None:
         """The time of the oldest row of ``dataset`` (that still holds field ``having``)."""
 
+    @abc.abstractmethod
+    def datasets(self) -> list[str]:
+        """The datasets this site has rows of, sorted.
+
+        Retention needs the ones the inventory no longer declares: they have
+        no rule of their own, and their rows must not outlive the site's
+        raw-log retention just because the declaration was dropped.
+        """
+
     # -- subjects ------------------------------------------------------------
     @abc.abstractmethod
     def upsert_subject(self, subject: Subject) -> None: ...
@@ -512,6 +521,34 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def destroy_key(self, subject_id: str) -> bool: ...
+
+    # -- erasure ---------------------------------------------------------------
+    def scrub_deleted(self) -> bool:
+        """Make what deletions left behind unrecoverable from the database's files.
+
+        A DELETE (or an UPDATE that overwrites a value) only unlinks the old
+        bytes: they stay in free space, in the write-ahead log or in dead
+        tuples, and a backup of the files or a copy of the disk carries
+        "deleted" data. The store's own deleting methods (``delete_events``,
+        ``strip_field``, ``delete_subject_events``, ``delete_subject``,
+        ``delete_consents_for``, ``update_event_fields``, clearing a request's
+        identity, scrubbing a webhook payload, ``destroy_salts_before``,
+        ``destroy_key``) note what they touched; this finishes the job. SQLite
+        does it by itself after each such commit; PostgreSQL's VACUUM is too
+        slow for that and waits for this call. Call it after deleting through
+        :meth:`execute`, which the store cannot see into.
+
+        Best effort and never raises for a busy database: True when done,
+        False when a reader of another connection held part of it back (the
+        store tries again after the next deletion, at the next call and at
+        :meth:`close`).
+        """
+        return True
+
+    @property
+    def scrub_pending(self) -> bool:
+        """Whether a deletion's leftovers still wait for :meth:`scrub_deleted`."""
+        return False
 
     # -- audits and tests ----------------------------------------------------
     @abc.abstractmethod

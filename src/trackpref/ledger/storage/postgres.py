@@ -12,6 +12,17 @@ backup of the data must exclude (``pg_dump --exclude-schema=trackpref_keys``).
 PostgreSQL does not overwrite deleted rows in place; the store vacuums the
 key table after each destruction so the space is reused, and the key
 database's WAL should not be archived for longer than the data's retention.
+
+Deleted personal data (rights deletions, retention purges) is no different:
+it stays in dead tuples until VACUUM, and in free space, WAL segments, WAL
+archives and base backups until those are overwritten or expire.
+:meth:`PostgresStore.scrub_deleted` vacuums the tables that lost rows since
+the last call, on a connection of its own so that writers go on; it is not
+run after each deletion (VACUUM of a large events table takes seconds), the
+retention run calls it. VACUUM makes the space reusable, it does not zero
+it: erasure on the disk itself takes ``VACUUM FULL`` (an exclusive lock) or
+storage that is encrypted and retired, and backups and WAL archives kept no
+longer than the shortest retention.
 """
 
 from __future__ import annotations
@@ -24,8 +35,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from psycopg import sql as pgsql
 
-from .base import EventRow, StoreError
+from .base import TABLES, EventRow, StoreError
 from .migrations import migrations
 from .sql import Shared, SQLStore, field_name
 
@@ -244,7 +256,8 @@ class PostgresStore(SQLStore):
 
     def strip_field(self, dataset: str, name: str, *, before: float) -> int:
         name = field_name(name)
-        return self._execute(
+        return self._erase(
+            "events",
             "UPDATE events SET fields = fields - ? WHERE site = ? AND dataset = ? AND ts < ? "
             "AND fields -> ? IS NOT NULL",
             (name, self.site, dataset, before, name),
@@ -259,3 +272,22 @@ class PostgresStore(SQLStore):
             if gone:
                 self._pgs.keys.execute("VACUUM subject_keys")
         return gone
+
+    def scrub_deleted(self) -> bool:
+        with self._pgs.lock:
+            self._check_open()
+            tables = sorted(self._pgs.scrub_tables.intersection(TABLES))
+            self._pgs.scrub_tables.difference_update(tables)
+        if not tables:
+            return True
+        # VACUUM refuses to run in a transaction block, and on the shared
+        # connection it would hold the lock (and every writer) for its length.
+        query = pgsql.SQL("VACUUM {}").format(pgsql.SQL(", ").join(map(pgsql.Identifier, tables)))
+        try:
+            with psycopg.connect(self.dsn, autocommit=True) as conn:
+                conn.execute(query)
+        except psycopg.Error:
+            with self._pgs.lock:
+                self._pgs.scrub_tables.update(tables)
+            return False
+        return True

@@ -43,6 +43,8 @@ _REQUEST_COLUMNS = frozenset(
 _OUTBOX_COLUMNS = frozenset(
     {"attempts", "next_attempt_at", "status", "last_error", "delivered_at", "payload"}
 )
+#: Request columns that hold an identity: overwriting one is erasing it.
+_IDENTITY_COLUMNS = frozenset({"subject_ref", "email", "detail"})
 _HASH_COLUMNS = {"email": "email_hash", "phone": "phone_hash"}
 _EVENT_COLUMNS = (
     "e.id, e.dataset, e.ts, e.subject_ref, e.visitor_hash, e.fields, "
@@ -58,6 +60,10 @@ class Shared:
         self.depth = 0
         self.decisions: dict[tuple[str, str], int] = {}
         self.closed = False
+        #: Tables whose deleted bytes may still sit in the database's files.
+        self.scrub_tables: set[str] = set()
+        #: A deletion ran inside the open transaction: scrub once it commits.
+        self.scrub_due = False
 
 
 def _json(value: object) -> str:
@@ -162,6 +168,44 @@ class SQLStore(Store):
     def _check_open(self) -> None:
         if self._shared.closed:
             raise StoreError(f"the store {self.url} is closed")
+
+    # -- erasure -------------------------------------------------------------
+    def _erase(self, table: str, sql: str, params: Sequence[Any]) -> int:
+        """Run a statement that deletes or overwrites personal data in ``table``.
+
+        Under the lock, so that "is a transaction open?" is still true when
+        the store decides whether to scrub now or after the commit.
+        """
+        with self._shared.lock:
+            changed = self._execute(sql, params)
+            if changed:
+                self._note_erased(table)
+        return changed
+
+    def _note_erased(self, table: str) -> None:
+        """Remember that ``table`` lost data; scrub now, or once the transaction commits.
+
+        A checkpoint cannot include what is not committed yet, so inside a
+        transaction this only sets ``scrub_due`` for :class:`_Transaction`.
+        """
+        shared = self._shared
+        with shared.lock:
+            shared.scrub_tables.add(table)
+            if shared.depth:
+                shared.scrub_due = True
+            else:
+                self._after_erase()
+
+    def _after_erase(self) -> None:
+        """Called with the lock held once a deletion has committed.
+
+        SQLite scrubs at once (a checkpoint costs milliseconds); PostgreSQL
+        leaves it to :meth:`scrub_deleted`, which a job calls.
+        """
+
+    @property
+    def scrub_pending(self) -> bool:
+        return bool(self._shared.scrub_tables)
 
     def schema_version(self) -> int:
         rows = self._query("SELECT MAX(version) FROM schema_migrations")
@@ -293,8 +337,10 @@ class SQLStore(Store):
         return int(rows[0][0])
 
     def update_event_fields(self, event_id: int, fields: str) -> bool:
+        # A correction overwrites the old value: it is erased like a deletion.
         return (
-            self._execute(
+            self._erase(
+                "events",
                 "UPDATE events SET fields = ? WHERE site = ? AND id = ?",
                 (fields, self.site, event_id),
             )
@@ -302,15 +348,31 @@ class SQLStore(Store):
         )
 
     def delete_events(self, dataset: str, *, before: float) -> int:
-        return self._execute(
+        return self._erase(
+            "events",
             "DELETE FROM events WHERE site = ? AND dataset = ? AND ts < ?",
             (self.site, dataset, _finite(before)),
         )
 
     def delete_subject_events(self, subject_ref: str) -> int:
-        return self._execute(
-            "DELETE FROM events WHERE site = ? AND subject_ref = ?", (self.site, subject_ref)
+        return self._erase(
+            "events",
+            "DELETE FROM events WHERE site = ? AND subject_ref = ?",
+            (self.site, subject_ref),
         )
+
+    def datasets(self) -> list[str]:
+        # A skip scan over the (site, dataset, ts) index: one probe per
+        # dataset, where DISTINCT would read every row of a large table.
+        rows = self._query(
+            "WITH RECURSIVE d (name) AS ("
+            "SELECT MIN(dataset) FROM events WHERE site = ? "
+            "UNION ALL SELECT (SELECT MIN(dataset) FROM events WHERE site = ? "
+            "AND dataset > d.name) FROM d WHERE d.name IS NOT NULL"
+            ") SELECT name FROM d WHERE name IS NOT NULL",
+            (self.site, self.site),
+        )
+        return sorted(str(r[0]) for r in rows)  # the same order whatever the collation
 
     def oldest_event(self, dataset: str, *, having: str | None = None) -> float | None:
         if having is None:
@@ -409,8 +471,10 @@ class SQLStore(Store):
 
     def delete_subject(self, subject_id: str) -> bool:
         return (
-            self._execute(
-                "DELETE FROM subjects WHERE site = ? AND subject_id = ?", (self.site, subject_id)
+            self._erase(
+                "subjects",
+                "DELETE FROM subjects WHERE site = ? AND subject_id = ?",
+                (self.site, subject_id),
             )
             > 0
         )
@@ -468,8 +532,10 @@ class SQLStore(Store):
         )
 
     def delete_consents_for(self, subject_ref: str) -> int:
-        return self._execute(
-            "DELETE FROM consents WHERE site = ? AND subject_ref = ?", (self.site, subject_ref)
+        return self._erase(
+            "consents",
+            "DELETE FROM consents WHERE site = ? AND subject_ref = ?",
+            (self.site, subject_ref),
         )
 
     # -- rights requests -----------------------------------------------------
@@ -522,7 +588,9 @@ class SQLStore(Store):
         return self._request(rows[0]) if rows else None
 
     def update_request(self, request_id: str, **changes: Any) -> bool:
-        return self._update("rights_requests", _REQUEST_COLUMNS, "id", request_id, changes)
+        # Clearing a request's e-mail, subject or detail is erasing an identity.
+        erases = not _IDENTITY_COLUMNS.isdisjoint(changes)
+        return self._update("rights_requests", _REQUEST_COLUMNS, "id", request_id, changes, erases)
 
     def _update(
         self,
@@ -531,6 +599,7 @@ class SQLStore(Store):
         key: str,
         key_value: object,
         changes: dict[str, Any],
+        erases: bool = False,
     ) -> bool:
         bad = set(changes) - allowed
         if bad:
@@ -540,13 +609,11 @@ class SQLStore(Store):
         cols = sorted(changes)
         values = [_json(changes[c]) if c == "detail" else changes[c] for c in cols]
         sets = ", ".join(f"{c} = ?" for c in cols)
-        return (
-            self._execute(
-                f"UPDATE {table} SET {sets} WHERE site = ? AND {key} = ?",  # noqa: S608
-                (*values, self.site, key_value),
-            )
-            > 0
-        )
+        sql = f"UPDATE {table} SET {sets} WHERE site = ? AND {key} = ?"  # noqa: S608
+        params = (*values, self.site, key_value)
+        if erases:
+            return self._erase(table, sql, params) > 0
+        return self._execute(sql, params) > 0
 
     def requests_for(self, subject_ref: str) -> list[RightsRequest]:
         rows = self._query(
@@ -739,7 +806,9 @@ class SQLStore(Store):
         return [self._outbox(r) for r in self._query(sql + " ORDER BY id", params)]
 
     def update_webhook(self, item_id: int, **changes: Any) -> bool:
-        return self._update("webhook_outbox", _OUTBOX_COLUMNS, "id", item_id, changes)
+        # The payload holds a subject reference and identifier hashes until scrubbed.
+        erases = "payload" in changes
+        return self._update("webhook_outbox", _OUTBOX_COLUMNS, "id", item_id, changes, erases)
 
     # -- DROP ----------------------------------------------------------------
     def record_drop_item(self, item: DropItem) -> None:
@@ -782,8 +851,9 @@ class SQLStore(Store):
         return bytes(rows[0][0]) if rows else None
 
     def destroy_salts_before(self, window: str) -> int:
-        return self._execute(
-            "DELETE FROM salts WHERE site = ? AND salt_window < ?", (self.site, window)
+        # A destroyed salt left on a free page would re-link the visitor hashes.
+        return self._erase(
+            "salts", "DELETE FROM salts WHERE site = ? AND salt_window < ?", (self.site, window)
         )
 
     # -- keys ----------------------------------------------------------------
@@ -868,8 +938,11 @@ class _Transaction(AbstractContextManager[None]):
         try:
             shared.depth -= 1
             if shared.depth == 0:
+                due, shared.scrub_due = shared.scrub_due, False
                 if exc_type is None:
                     self.store._commit()
+                    if due:
+                        self.store._after_erase()
                 else:
                     self.store._rollback()
         finally:

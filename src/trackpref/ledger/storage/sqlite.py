@@ -13,11 +13,21 @@ Settings and why:
 * One connection, one lock: SQLite allows a single writer, so the store
   serializes its own threads instead of letting them fight over the file lock.
   Other processes wait up to ``busy_timeout``.
+* ``secure_delete=ON`` on both files, and a truncating WAL checkpoint after
+  every committed deletion of personal data (rights deletion, retention
+  purges, field stripping, corrections, scrubbed requests and payloads,
+  destroyed salts and keys). Without them a deleted row stays readable in
+  the data file's free space (``FAST`` leaves free pages as they were) and
+  in old WAL frames, and a backup of the file carries it. ``secure_delete``
+  costs nothing on inserts (it only zeroes what is freed); the checkpoint
+  runs only after deletions, never on the insert path. It waits at most
+  :data:`_SCRUB_WAIT` for readers of other connections: one that holds an
+  old snapshot makes it partial, and the store tries again after the next
+  deletion, at :meth:`SQLiteStore.scrub_deleted` and at ``close()``.
 * The subject keys live in ``<db>.keys``, a second file with
-  ``synchronous=FULL`` (a destroyed key must stay destroyed after a crash) and
-  ``secure_delete=ON`` (deleted key bytes are overwritten, and the WAL is
-  truncated after each destruction). Back up the data file alone: the
-  backup then holds no key, which is what makes crypto-shredding work.
+  ``synchronous=FULL`` (a destroyed key must stay destroyed after a crash);
+  its WAL is truncated after each destruction. Back up the data file alone:
+  the backup then holds no key, which is what makes crypto-shredding work.
 """
 
 from __future__ import annotations
@@ -81,6 +91,34 @@ _WIDTH = len(EventRow._fields)
 _REFERENCES = (EventRow._fields.index("subject_ref"), EventRow._fields.index("visitor_hash"))
 _NONE_AS_EMPTY: dict[object, object] = {None: ""}
 
+#: Seconds a scrub after a deletion waits for other connections' readers.
+#: The store's lock is held meanwhile, so the wait is short: a reader still
+#: there makes the checkpoint partial, and it is tried again later.
+_SCRUB_WAIT = 0.05
+#: At ``close()`` nothing else waits for the lock: readers get longer.
+_CLOSE_WAIT = 1.0
+
+
+def _checkpoint(conn: sqlite3.Connection, wait: float | None, busy_timeout: float) -> bool:
+    """Fold the WAL into the file and truncate it; True if nothing was left behind.
+
+    ``wait`` replaces the connection's busy timeout for the checkpoint
+    (``None`` keeps it). TRUNCATE waits for readers of other connections to
+    leave the WAL; with a reader still there it reports busy instead of
+    failing, and the frames it could not reset keep their old pages.
+    """
+    try:
+        if wait is not None:
+            conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        try:
+            busy, log, done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            if wait is not None:
+                conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    except sqlite3.Error:
+        return False
+    return bool(busy == 0 and log == done)
+
 
 def keys_path_for(path: str | Path) -> Path:
     """Where the key file of a data file lives by default."""
@@ -88,10 +126,13 @@ def keys_path_for(path: str | Path) -> Path:
 
 
 class _SQLiteShared(Shared):
-    def __init__(self, conn: sqlite3.Connection, keys: sqlite3.Connection) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, keys: sqlite3.Connection, busy_timeout: float
+    ) -> None:
         super().__init__()
         self.conn = conn
         self.keys = keys
+        self.busy_timeout = busy_timeout
 
 
 def _connect(path: str, *, synchronous: str, busy_timeout: float) -> sqlite3.Connection:
@@ -160,7 +201,7 @@ class SQLiteStore(SQLStore):
                 raise StoreError("the key file must not be the data file")
             conn = _connect(path, synchronous="NORMAL", busy_timeout=busy_timeout)
             keys = _connect(kpath, synchronous="FULL", busy_timeout=busy_timeout)
-            conn.execute("PRAGMA secure_delete=FAST")
+            conn.execute("PRAGMA secure_delete=ON")
             keys.execute("PRAGMA secure_delete=ON")
             try:
                 _migrate(conn, path, keys=False)
@@ -173,7 +214,7 @@ class SQLiteStore(SQLStore):
                 conn.close()
                 keys.close()
                 raise
-            _shared = _SQLiteShared(conn, keys)
+            _shared = _SQLiteShared(conn, keys, busy_timeout)
             self.keys_path = kpath
         else:
             self.keys_path = str(keys_path)
@@ -187,9 +228,38 @@ class SQLiteStore(SQLStore):
     def close(self) -> None:
         with self._sq.lock:
             if not self._sq.closed:
+                # The last connection to close checkpoints by itself, but
+                # another process may keep the file open: do it here.
+                if self._sq.scrub_tables:
+                    self._scrub(min(_CLOSE_WAIT, self._sq.busy_timeout))
                 self._sq.closed = True
                 self._sq.conn.close()
                 self._sq.keys.close()
+
+    # -- erasure -------------------------------------------------------------
+    def scrub_deleted(self) -> bool:
+        with self._sq.lock:
+            self._check_open()
+            return self._scrub(_SCRUB_WAIT)
+
+    def _after_erase(self) -> None:
+        self._scrub(_SCRUB_WAIT)
+
+    def _scrub(self, wait: float) -> bool:
+        """Checkpoint both files (lock held); forget the pending tables once both are clean.
+
+        Inside a transaction the WAL holds uncommitted frames that no
+        checkpoint can take: the scrub waits for the commit instead.
+        """
+        shared = self._sq
+        if shared.depth:
+            shared.scrub_due = True
+            return False
+        timeout = shared.busy_timeout
+        clean = _checkpoint(shared.conn, wait, timeout) & _checkpoint(shared.keys, wait, timeout)
+        if clean:
+            shared.scrub_tables.clear()
+        return clean
 
     # -- primitives ----------------------------------------------------------
     def _begin(self) -> None:
@@ -283,7 +353,8 @@ class SQLiteStore(SQLStore):
 
     def strip_field(self, dataset: str, name: str, *, before: float) -> int:
         path = "$." + field_name(name)
-        return self._execute(
+        return self._erase(
+            "events",
             "UPDATE events SET fields = json_remove(fields, ?) WHERE site = ? AND dataset = ? "
             "AND ts < ? AND json_type(fields, ?) IS NOT NULL",
             (path, self.site, dataset, before, path),
@@ -295,6 +366,9 @@ class SQLiteStore(SQLStore):
     def destroy_key(self, subject_id: str) -> bool:
         with self._sq.lock:
             gone = super().destroy_key(subject_id)
-            # Old WAL frames may still hold the key page: fold them in and truncate.
-            self._sq.keys.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            # Old WAL frames may still hold the key page: fold them in and
+            # truncate, waiting the full busy timeout (a key is what
+            # crypto-shredding rests on). Left behind, it is tried again later.
+            if not _checkpoint(self._sq.keys, None, self._sq.busy_timeout):
+                self._sq.scrub_tables.add("subject_keys")
         return gone
