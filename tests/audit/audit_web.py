@@ -292,6 +292,30 @@ def probe(request: Request) -> Response:
     return _common(request)
 
 
+def surrogate(request: Request) -> Response:
+    """Hostile text: a lone surrogate in storage, and a value whose cut at the
+    storage limit (512) splits a surrogate pair. Neither can be encoded as UTF-8."""
+    if request.url.path != "/":
+        return _common(request)
+    script = (
+        "<script>localStorage.setItem('lone', 'ab\\ud800cd');"
+        "localStorage.setItem('split', 'x'.repeat(511) + '\\ud83d\\ude00');"
+        "sessionStorage.setItem('k\\udc00', 'v');</script>"
+    )
+    return HTMLResponse(f"<!doctype html><html><body>surrogate{script}</body></html>")
+
+
+def hang(request: Request) -> Response:
+    """A page whose main thread never yields once it has loaded."""
+    if request.url.path != "/":
+        return _common(request)
+    script = (
+        "<script>localStorage.setItem('k', 'v');"
+        "addEventListener('load', () => setTimeout(() => { for (;;) {} }, 0));</script>"
+    )
+    return HTMLResponse(f"<!doctype html><html><body>hang{script}</body></html>")
+
+
 def _common(request: Request) -> Response:
     if request.url.path == "/style.css":
         return Response("body { font-family: sans-serif; }", media_type="text/css")
@@ -347,6 +371,8 @@ HANDLERS: dict[str, Callable[[Request], object]] = {
     "huge.test": huge,
     "tls.test": clean,
     "probe.test": probe,
+    "surrogate.test": surrogate,
+    "hang.test": hang,
     # A site reached by address, as `trackpref serve` is: no host rules needed.
     "127.0.0.1": clean,
     "tracker.test": tracker,

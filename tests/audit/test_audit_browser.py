@@ -239,3 +239,23 @@ def test_page_scripts_see_the_signal_of_each_state(fixture_web: FixtureWeb, chro
     assert seen[SignalState.DNT0] == {"dnt": ["0"], "gpc": ["false"]}
     assert seen[SignalState.DNT1] == {"dnt": ["1"], "gpc": ["false"]}
     assert seen[SignalState.GPC] == {"dnt": ["null"], "gpc": ["true"]}
+
+
+def test_a_page_that_hangs_after_load_says_what_was_not_read(
+    fixture_web: FixtureWeb, chromium: str
+) -> None:
+    options = config(fixture_web, chromium, read_timeout=1.0).browser
+
+    async def go() -> Any:
+        async with async_playwright() as playwright:
+            driver = await BrowserDriver.launch(playwright, options)
+            try:
+                return await driver.visit(fixture_web.url("hang"), SignalState.DNT1_GPC)
+            finally:
+                await driver.close()
+
+    obs = asyncio.run(go())
+    assert obs.failure is None
+    assert obs.storage == ()
+    assert "storage" in obs.unread
+    assert "consent" in obs.unread

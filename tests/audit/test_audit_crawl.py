@@ -206,3 +206,59 @@ def test_a_browser_that_dies_mid_crawl_is_relaunched_and_nothing_is_lost(
     assert errors.count("browser") <= 1, errors
     judged = [s for s in stored.values() if s["verdicts"]["compliant"] is not None]
     assert len(judged) >= len(urls) - 1, errors
+
+
+@pytest.mark.browser
+def test_a_page_with_lone_surrogates_is_audited_and_the_crawl_reports(
+    fixture_web: FixtureWeb, chromium: str, tmp_path: Path
+) -> None:
+    # localStorage.setItem('lone', 'ab\ud800cd'), a pair split by the storage
+    # limit, a lone surrogate in a key: UTF-8 cannot encode any of them, and
+    # the crawl used to die at this site (and at it again on every resume).
+    urls = [fixture_web.url("surrogate"), fixture_web.url("clean")]
+    config = _config(fixture_web, chromium)
+    with ResultStore(tmp_path / "audit.sqlite") as store:
+        result = asyncio.run(run_crawl(urls, store=store, config=config))
+        write_reports(
+            tmp_path, store, result.crawl.id, knowledge=result.knowledge, states=DEFAULT_STATES
+        )
+    document = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert document["crawl"]["complete"] is True
+    hostile, clean = document["sites"]
+    assert hostile["error"] is None
+    assert clean["error"] is None
+    storage = {s["key"]: s["value"] for s in hostile["states"]["no-signal"]["storage"]}
+    assert storage["lone"] == "ab\ufffdcd"
+    assert storage["split"].startswith("xxx")  # cut at 80 in the report
+    assert "k\ufffd" in storage
+
+
+@pytest.mark.browser
+def test_a_result_that_cannot_be_saved_is_that_sites_error(
+    fixture_web: FixtureWeb, chromium: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Whatever else a page finds to break serialising its result, it is that
+    # site's recorded error, and the crawl and its report go on.
+    from trackpref.audit import crawl as crawl_module
+
+    real = crawl_module.site_to_json
+    hostile = fixture_web.url("hostile")
+
+    def breaks_on_hostile(audit: Any) -> dict[str, Any]:
+        if audit.url == hostile and audit.failure is None:
+            raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+        return real(audit)
+
+    monkeypatch.setattr(crawl_module, "site_to_json", breaks_on_hostile)
+    urls = [hostile, fixture_web.url("clean")]
+    with ResultStore(tmp_path / "audit.sqlite") as store:
+        result = asyncio.run(run_crawl(urls, store=store, config=_config(fixture_web, chromium)))
+        document = write_reports(
+            tmp_path, store, result.crawl.id, knowledge=result.knowledge, states=DEFAULT_STATES
+        )
+    broken, clean = document["sites"]
+    assert broken["error"]["kind"] == "other"
+    assert "could not be recorded" in broken["error"]["message"]
+    assert broken["verdicts"]["gpc_honored"] is None
+    assert clean["error"] is None
+    assert document["crawl"]["complete"] is True

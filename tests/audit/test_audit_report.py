@@ -140,3 +140,19 @@ def test_html_is_self_contained_and_escaped(tmp_path: Path) -> None:
 def test_state_names() -> None:
     assert [s.value for s in DEFAULT_STATES] == ["no-signal", "dnt1-gpc", "dnt0"]
     assert SignalState("gpc") is SignalState.GPC
+
+
+def test_reports_replace_lone_surrogates(tmp_path: Path) -> None:
+    # A value a page stored ('ab\ud800cd') that UTF-8 cannot encode: the report
+    # files must still be written, with U+FFFD in its place.
+    site = _audit()
+    site["states"]["no-signal"]["storage"] = [
+        {"origin": "https://shop.example", "kind": "local", "key": "k\udc00", "value": "ab\ud800cd"}
+    ]
+    document = build_report([site], knowledge=TrackerKnowledge(), states=DEFAULT_STATES)
+    write_json(tmp_path / "report.json", document)
+    write_html(tmp_path / "report.html", document)
+    written = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    (stored,) = written["sites"][0]["states"]["no-signal"]["storage"]
+    assert (stored["key"], stored["value"]) == ("k\ufffd", "ab\ufffdcd")
+    assert (tmp_path / "report.html").read_text(encoding="utf-8")

@@ -141,3 +141,23 @@ def test_fresh_machines_join_by_the_stores_clock_not_their_own(tmp_path: Path) -
         first = a.open_crawl(URLS, OPTIONS, fresh=True)
         second = b.open_crawl(URLS, OPTIONS, fresh=True)
         assert second.id == first.id, "one new crawl for the machines of one launch"
+
+
+def test_a_lone_surrogate_from_a_page_is_stored_as_a_replacement_character(
+    tmp_path: Path,
+) -> None:
+    # What a hostile page's localStorage.setItem('k', 'ab\ud800cd') leaves in a
+    # result: UTF-8 cannot encode it, and SQLite used to refuse the whole row.
+    site = result(URLS[0])
+    site["states"] = {
+        "no-signal": {"storage": [{"key": "k\udc00", "value": "ab\ud800cd"}]},
+    }
+    site["site"] = "a.example\ud800"
+    with ResultStore(tmp_path / "audit.sqlite") as store:
+        crawl = store.open_crawl(URLS, OPTIONS)
+        store.save(crawl.id, site)
+        (saved,) = store.results(crawl.id)
+        (history,) = store.history(URLS[0])
+    assert saved["states"]["no-signal"]["storage"] == [{"key": "k\ufffd", "value": "ab\ufffdcd"}]
+    assert saved["site"] == "a.example\ufffd"
+    assert history["gpc_honored"] is True

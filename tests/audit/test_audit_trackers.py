@@ -71,3 +71,11 @@ def test_bad_tds_files_are_named(tmp_path: Path, content: str, message: str) -> 
 def test_missing_tds_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot read"):
         load_tds(tmp_path / "nope.json")
+
+
+@pytest.mark.parametrize("opening", ["[", '{"a":'])
+def test_deeply_nested_tds_is_a_clear_error(tmp_path: Path, opening: str) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text(opening * 200_000)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        load_tds(path)

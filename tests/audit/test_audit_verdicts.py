@@ -211,6 +211,26 @@ def test_dynamic_tsr_needs_tk_on_every_first_party_response() -> None:
     assert any("had no Tk" in e.detail for e in verdict.evidence)
 
 
+def test_a_site_wide_question_mark_speaks_for_its_own_origin_only() -> None:
+    # www.shop.example serves '?' and Tk on its own responses; img.shop.example
+    # is another origin (with its own /.well-known/dnt/, or none).
+    page = "https://www.shop.example/"
+    decl = SiteDeclarations(
+        site_declarations(tsr='{"tracking": "?"}', origin="https://www.shop.example")
+    )
+    image = request("https://img.shop.example/logo.png", state=S0)
+    observed = visit(S0, page, image, tk="?;abc")
+    verdict = declarations_valid(decl, states(observed), PARTIES)
+    assert verdict.value is True, [e.detail for e in verdict.evidence]
+    own = request("https://www.shop.example/app.js", state=S0)
+    verdict = declarations_valid(decl, states(visit(S0, page, own, tk="?;abc")), PARTIES)
+    assert verdict.value is False
+    assert any(
+        "1 response(s) from https://www.shop.example had no Tk" in e.detail
+        for e in verdict.evidence
+    )
+
+
 # -- claims_contradicted -------------------------------------------------------------
 
 

@@ -196,6 +196,36 @@ async def run_crawl(
                 return audit, driver
             return failed_site(url, failure, audited_at=_now()), driver
 
+        def record(
+            audit: SiteAudit, url: str, me: str
+        ) -> tuple[dict[str, Any], set[tuple[str, str]]]:
+            """Save one site's result. A result that cannot be turned into JSON or
+            saved (whatever a hostile page put in it) is saved as that site's
+            error instead: otherwise the crawl would stop at the site, and
+            resuming would stop at it again, forever, with no report."""
+            holder = me if store.shared else None
+            try:
+                site_json = site_to_json(audit)
+                site_json["url"] = url
+                sightings = sightings_from(
+                    audit.site, (r.identifiers for r in audit.states.values())
+                )
+                store.save(info.id, site_json, sightings, holder=holder)
+            except Exception as exc:
+                log.warning("could not save the result of %s: %r", url, exc)
+                message = f"the result could not be recorded: {type(exc).__name__}: {exc}"
+                failed = failed_site(
+                    url,
+                    Failure(FailureKind.OTHER, message[:500]),
+                    audited_at=audit.audited_at,
+                    site=audit.site,
+                )
+                site_json = site_to_json(failed)
+                site_json["url"] = url
+                sightings = set()
+                store.save(info.id, site_json, sightings, holder=holder)
+            return site_json, sightings
+
         async def worker(me: str) -> None:
             driver: BrowserDriver | None = None
             try:
@@ -208,12 +238,7 @@ async def run_crawl(
                     except _ClaimLost as lost:
                         driver = lost.driver
                         continue
-                    site_json = site_to_json(audit)
-                    site_json["url"] = url
-                    sightings = sightings_from(
-                        audit.site, (r.identifiers for r in audit.states.values())
-                    )
-                    store.save(info.id, site_json, sightings, holder=me if store.shared else None)
+                    site_json, sightings = record(audit, url, me)
                     state["knowledge"] = state["knowledge"].with_sightings(sightings)
                     if on_site is not None:
                         on_site(site_json)

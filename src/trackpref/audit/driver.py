@@ -19,7 +19,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, Request
@@ -31,6 +31,7 @@ from .failures import Failure, FailureKind, classify_net_error
 from .observation import CookieRecord, Observation, RequestRecord, StorageRecord
 from .site_parties import host_of, site_key
 from .states import SignalState, spec_for
+from .text import clean_text
 
 __all__ = ["BASE_ARGS", "BrowserBroken", "BrowserDriver", "BrowserOptions", "chromium_path"]
 
@@ -155,10 +156,10 @@ class _Recorder:
         except (PlaywrightError, ValueError):
             post = None
         return RequestRecord(
-            url=request.url,
-            method=request.method,
+            url=clean_text(request.url),
+            method=clean_text(request.method),
             resource_type=request.resource_type,
-            headers=tuple(request.headers.items()),
+            headers=_pairs(request.headers.items()),
             post_data=post[: self.max_post_data] if post else None,
             failure=failure,
             navigation=self._is_navigation(request),
@@ -178,10 +179,10 @@ class _Recorder:
                     request.headers_array(),
                     response.headers_array() if response is not None else _no_headers(),
                 )
-                headers = tuple((h["name"], h["value"]) for h in sent)
-                response_headers = tuple((h["name"], h["value"]) for h in received)
+                headers = _pairs((h["name"], h["value"]) for h in sent)
+                response_headers = _pairs((h["name"], h["value"]) for h in received)
             elif response is not None:
-                response_headers = tuple(response.headers.items())
+                response_headers = _pairs(response.headers.items())
             status = size = None
             if response is not None:
                 status = response.status
@@ -272,6 +273,7 @@ class BrowserDriver:
         cookies: tuple[CookieRecord, ...] = ()
         storage: tuple[StorageRecord, ...] = ()
         consent = ConsentSnapshot()
+        unread: list[str] = []
         try:
             if spec.init_script:
                 await context.add_init_script(script=spec.init_script)
@@ -281,19 +283,23 @@ class BrowserDriver:
             page = await context.new_page()
             recorder.main_frame = page.main_frame
             failure, status = await self._load(page, url)
-            final_url = page.url if page.url != "about:blank" else None
+            final_url = clean_text(page.url) if page.url != "about:blank" else None
             if failure is None or failure.kind is FailureKind.TIMEOUT:
-                (storage, consent_js), jar_or_none = await asyncio.gather(
+                (storage, consent_js, page_read), jar_or_none = await asyncio.gather(
                     self._page_state(page),
                     _bounded(context.cookies(), options.read_timeout),
                 )
+                if not page_read:
+                    unread += ["storage", "consent"]
+                if jar_or_none is None:
+                    unread.append("cookies")
                 jar = jar_or_none or []
                 cookies = tuple(
                     CookieRecord(
-                        name=c.get("name", ""),
-                        value=c.get("value", ""),
-                        domain=c.get("domain", ""),
-                        path=c.get("path", "/"),
+                        name=clean_text(c.get("name", "")),
+                        value=clean_text(c.get("value", "")),
+                        domain=clean_text(c.get("domain", "")),
+                        path=clean_text(c.get("path", "/")),
                         expires=None if c.get("expires", -1) in (-1, None) else c.get("expires"),
                         http_only=bool(c.get("httpOnly")),
                         secure=bool(c.get("secure")),
@@ -324,6 +330,7 @@ class BrowserDriver:
             failure=failure,
             started_at=started,
             duration_ms=round((time.monotonic() - t0) * 1000, 1),
+            unread=tuple(unread),
         )
 
     async def _load(self, page: Page, url: str) -> tuple[Failure | None, int | None]:
@@ -353,9 +360,10 @@ class BrowserDriver:
             return Failure(FailureKind.HTTP_STATUS, f"the page answered HTTP {status}"), status
         return None, status
 
-    async def _page_state(self, page: Page) -> tuple[tuple[StorageRecord, ...], object]:
+    async def _page_state(self, page: Page) -> tuple[tuple[StorageRecord, ...], object, bool]:
         """Web storage of every frame (up to 20) and the consent strings of the
-        page, read in one round trip per frame."""
+        page, read in one round trip per frame, and whether the main frame
+        answered (a page whose main thread hangs after ``load`` does not)."""
         main = page.main_frame
         frames = [main, *(f for f in page.frames if f is not main)][:20]
         reads = [
@@ -371,15 +379,21 @@ class BrowserDriver:
         for data in results:
             if not isinstance(data, dict):
                 continue
-            origin = str(data.get("origin", ""))
+            origin = clean_text(str(data.get("origin", "")))
             if origin in seen or origin in ("", "null"):
                 continue
             seen.add(origin)
             for kind in ("local", "session"):
                 for item in data.get(kind) or []:
                     if isinstance(item, list) and len(item) == 2:
-                        out.append(StorageRecord(origin, kind, str(item[0]), str(item[1])))
-        return tuple(out), consent
+                        key, value = clean_text(str(item[0])), clean_text(str(item[1]))
+                        out.append(StorageRecord(origin, kind, key, value))
+        return tuple(out), consent, isinstance(results[0], dict)
+
+
+def _pairs(items: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Header pairs with lone surrogates replaced (see :mod:`.text`)."""
+    return tuple((clean_text(name), clean_text(value)) for name, value in items)
 
 
 def _size_failure(requests: Sequence[RequestRecord], limit: int) -> Failure | None:
@@ -399,7 +413,7 @@ async def _closed(context: BrowserContext) -> bool:
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__
+    return clean_text(text[0][:300]) if text else type(exc).__name__
 
 
 def _consent(js: object, cookies: Sequence[CookieRecord]) -> ConsentSnapshot:
@@ -407,7 +421,7 @@ def _consent(js: object, cookies: Sequence[CookieRecord]) -> ConsentSnapshot:
     jar = {c.name: c.value for c in cookies if c.name in CONSENT_COOKIES}
 
     def text(value: object) -> str | None:
-        return value if isinstance(value, str) and value else None
+        return clean_text(value) if isinstance(value, str) and value else None
 
     return ConsentSnapshot(
         usp_api=text(data.get("usp")),

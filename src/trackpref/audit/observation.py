@@ -97,6 +97,10 @@ class Observation:
     started_at: str = ""
     duration_ms: float = 0.0
     attempts: int = 1
+    #: What the visit could not read after the load: ``storage`` and
+    #: ``consent`` (the page's main thread did not answer, e.g. a script that
+    #: never yields) or ``cookies``. What was not read is unknown, not empty.
+    unread: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -34,6 +34,7 @@ from .failures import Failure
 from .site import SiteAudit
 from .site_parties import SiteParties, host_of, site_key
 from .states import SignalState
+from .text import clean_json
 from .trackers import TrackerKnowledge
 
 __all__ = [
@@ -272,6 +273,7 @@ def _state(r: StateResult, repeats: Sequence[StateResult], parties: SiteParties 
         ],
         "consent": _consent(r.consent),
         "identifier_constants_ignored": ids.constants,
+        "unread": list(obs.unread),
         "repeats": [dict(_counts(x), ok=x.ok) for x in repeats],
     }
 
@@ -363,6 +365,7 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, document: JSON) -> None:
-    write_atomically(
-        path, json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    )
+    """Write the report; a string UTF-8 cannot encode (a lone surrogate from a
+    page) becomes U+FFFD rather than the end of the report."""
+    text = json.dumps(clean_json(document), indent=2, ensure_ascii=False, allow_nan=False)
+    write_atomically(path, text + "\n")

@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .charts import overview_chart, site_chart
 from .report import write_atomically
+from .text import clean_json
 
 __all__ = ["render_html", "write_html"]
 
@@ -74,4 +75,5 @@ def render_html(document: Mapping[str, Any]) -> str:
 
 
 def write_html(path: Path, document: Mapping[str, Any]) -> None:
-    write_atomically(path, render_html(document))
+    """Write the page; see :func:`.report.write_json` for why strings are cleaned."""
+    write_atomically(path, render_html(clean_json(dict(document))))

@@ -27,7 +27,7 @@ from .declarations import OriginDeclarations, SiteDeclarations
 from .failures import Failure, FailureKind
 from .fetch import DeclarationFetcher
 from .observation import Observation
-from .site import SiteAudit, analyse_site, invalid_url
+from .site import SiteAudit, analyse_site, invalid_url, same_party_of
 from .site_parties import SiteParties, host_of, site_key
 from .states import DEFAULT_STATES, SignalState
 from .trackers import TrackerKnowledge
@@ -169,7 +169,7 @@ class SiteAuditor:
             visits,
             declarations,
             audited_at=started,
-            entities=self.knowledge.entities,
+            knowledge=self.knowledge,
             duration_ms=round((time.monotonic() - t0) * 1000, 1),
         )
 
@@ -207,7 +207,9 @@ class SiteAuditor:
         limit = self.config.partner_declarations
         if limit <= 0:
             return ()
-        same = site_decl.tsr.same_party if site_decl.tsr.present else ()
+        # The same filter as the analysis: a partner the site's TSR cannot
+        # declare away keeps its own declarations read.
+        same, _ = same_party_of(site_decl.tsr, self.knowledge)
         parties = SiteParties.for_url(url, same_party=same)
         counts: dict[str, int] = {}
         for observations in visits.values():

@@ -10,15 +10,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from trackpref.signals.errors import SignalError
+from trackpref.signals.parties import is_public_suffix
+
 from .analysis import StateResult, analyse_states
-from .declarations import SiteDeclarations
+from .declarations import SiteDeclarations, TSRDeclaration
 from .failures import Failure, FailureKind
 from .observation import Observation
-from .site_parties import SiteParties
+from .site_parties import SiteParties, site_key
 from .states import SignalState
+from .trackers import TrackerKnowledge
 from .verdicts import Verdict, Verdicts, judge
 
-__all__ = ["SiteAudit", "analyse_site", "failed_site"]
+__all__ = ["SiteAudit", "analyse_site", "failed_site", "same_party_of"]
 
 _NO_RESULTS: Mapping[SignalState, StateResult] = MappingProxyType({})
 _NO_REPEATS: Mapping[SignalState, tuple[StateResult, ...]] = MappingProxyType({})
@@ -62,6 +66,53 @@ def _site_failure(
     return Failure(first.kind, f"visit(s) {names} failed: {first.message}"), failed
 
 
+IgnoredSameParty = tuple[tuple[str, str], ...]
+
+
+def same_party_of(
+    tsr: TSRDeclaration | None, knowledge: TrackerKnowledge | None = None
+) -> tuple[tuple[str, ...], IgnoredSameParty]:
+    """The TSR's ``same-party`` domains the audit honors, and those it does not
+    with the reason.
+
+    The list is the site's own word, and every domain on it stops counting as
+    a third party: honored blindly, one line (``"com"``, a TLD, an ad network)
+    would turn any site into one that "honors" the signals. So only a TSR that
+    follows its spec speaks, and neither a public suffix nor a known tracker
+    (learned, or in an imported tracker file) can be declared away.
+    """
+    if tsr is None or not tsr.present or not tsr.same_party:
+        return (), ()
+    if tsr.valid is not True:
+        why = "the TSR is not valid, so its same-party list is not honored"
+        return (), tuple((domain, why) for domain in tsr.same_party)
+    accepted: list[str] = []
+    ignored: list[tuple[str, str]] = []
+    for domain in tsr.same_party:
+        try:
+            suffix = is_public_suffix(domain)
+        except SignalError:
+            ignored.append((domain, "not a domain name"))
+            continue
+        if suffix:
+            ignored.append((domain, "a public suffix, which no one party owns"))
+            continue
+        if knowledge is not None:
+            info = next(
+                (
+                    i
+                    for i in (knowledge.classify(site_key(domain)), knowledge.classify(domain))
+                    if i.tracker
+                ),
+                None,
+            )
+            if info is not None:
+                ignored.append((domain, f"a known tracker ({info.source})"))
+                continue
+        accepted.append(domain)
+    return tuple(accepted), tuple(ignored)
+
+
 def analyse_site(
     url: str,
     visits: Mapping[SignalState, Sequence[Observation]],
@@ -69,13 +120,20 @@ def analyse_site(
     *,
     audited_at: str,
     entities: Mapping[str, str] | None = None,
+    knowledge: TrackerKnowledge | None = None,
     duration_ms: float = 0.0,
 ) -> SiteAudit:
-    same_party: tuple[str, ...] = ()
-    if declarations.site is not None and declarations.site.tsr.present:
-        same_party = declarations.site.tsr.same_party
+    """``knowledge`` (the trackers known so far) keeps a TSR from declaring a
+    tracker same-party; its entities are used when ``entities`` is not given."""
+    tsr = declarations.site.tsr if declarations.site is not None else None
+    same_party, ignored = same_party_of(tsr, knowledge)
+    if entities is None and knowledge is not None:
+        entities = knowledge.entities
     parties = SiteParties.for_url(
-        url, same_party=same_party, entities=MappingProxyType(dict(entities or {}))
+        url,
+        same_party=same_party,
+        entities=MappingProxyType(dict(entities or {})),
+        ignored_same_party=ignored,
     )
     analysed = analyse_states(visits, parties)
     primary = {state: results[0] for state, results in analysed.items() if results}
@@ -85,7 +143,7 @@ def analyse_site(
         url=url,
         site=parties.site,
         audited_at=audited_at,
-        verdicts=judge(primary, declarations, parties),
+        verdicts=judge(primary, declarations, parties, repeats),
         declarations=declarations,
         states=MappingProxyType(primary),
         repeats=MappingProxyType(repeats),

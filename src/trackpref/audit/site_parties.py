@@ -5,6 +5,12 @@ An audit adds two things it learns along the way: the site's own TSR may name
 ``same-party`` domains, and an imported tracker file (DuckDuckGo's TDS) may say
 that two domains belong to one entity. A flow to such a domain is not a flow to
 a third party, and counting it as one would blame a site for talking to itself.
+
+Both take flows out of the audit, so neither is taken on trust or silently:
+the site's ``same-party`` list is filtered first (:func:`.site.same_party_of`),
+the entries refused are kept in ``ignored_same_party``, and
+:meth:`SiteParties.exemption` says why a host of another site was not counted,
+for the evidence.
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ class SiteParties:
     site: str
     same_party: tuple[str, ...] = ()
     entities: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    #: ``(domain, why)``: entries of the TSR's ``same-party`` that were not honored.
+    ignored_same_party: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def for_url(
@@ -61,22 +69,31 @@ class SiteParties:
         *,
         same_party: tuple[str, ...] = (),
         entities: Mapping[str, str] = _EMPTY,
+        ignored_same_party: tuple[tuple[str, str], ...] = (),
     ) -> SiteParties:
         host = host_of(url)
-        return cls(site_key(host) if host else url, same_party, entities)
+        return cls(site_key(host) if host else url, same_party, entities, ignored_same_party)
 
-    def is_third_party(self, host: str) -> bool:
+    def exemption(self, host: str) -> tuple[str, str] | None:
+        """Why ``host``, of another site, is not a third party, as ``(kind,
+        reason)`` with kind ``same-party`` (the TSR) or ``same-entity`` (a
+        tracker file); None when it is one, or is the audited site itself."""
         key = site_key(host)
         if key == self.site:
-            return False
+            return None
         for domain in self.same_party:
             try:
                 if domain_matches(host, domain):
-                    return False
+                    return "same-party", f"declared same-party ({domain!r}) in the site's TSR"
             except SignalError:
                 continue
         mine = self.entities.get(self.site)
-        return not (mine is not None and self.entities.get(key) == mine)
+        if mine is not None and self.entities.get(key) == mine:
+            return "same-entity", f"the same entity ({mine}) as the site in the tracker file"
+        return None
+
+    def is_third_party(self, host: str) -> bool:
+        return site_key(host) != self.site and self.exemption(host) is None
 
     def is_third_party_url(self, url: str) -> bool:
         host = host_of(url)

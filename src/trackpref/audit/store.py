@@ -34,6 +34,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .text import clean_json, clean_text
 from .trackers import DEFAULT_THRESHOLD, TrackerKnowledge
 
 __all__ = ["CrawlInfo", "ResultStore", "StoreError", "open_results"]
@@ -359,7 +360,13 @@ class ResultStore:
         ``holder``'s claim on the site ends with it. Another machine's claim
         (``holder``'s ran out and it took the site) stays: that machine's
         result replaces this one when it is saved.
+
+        Strings a page put in the result that UTF-8 cannot encode (a lone
+        surrogate) are replaced here too, whatever the caller cleaned: the
+        database would refuse the whole row, and the crawl could never get
+        past the site.
         """
+        site_json = clean_json(dict(site_json))
         verdicts = site_json.get("verdicts", {})
         error = site_json.get("error")
         now = _now()
@@ -379,7 +386,7 @@ class ResultStore:
                 (
                     crawl_id,
                     site_json["url"],
-                    site_json.get("site") or site_json["url"],
+                    clean_text(str(site_json.get("site") or site_json["url"])),
                     site_json.get("audited_at") or now,
                     _bool(verdicts.get("gpc_honored")),
                     _bool(verdicts.get("dnt_honored")),

@@ -107,6 +107,10 @@ def load_tds(path: str | Path) -> tuple[frozenset[str], dict[str, str]]:
         raise ValueError(f"{p}: cannot read: {exc.strerror or exc}") from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{p}: not JSON: {exc}") from exc
+    except RecursionError:
+        # Nesting deeper than the parser's stack: no TDS file looks like that,
+        # and a traceback would hide which option was wrong.
+        raise ValueError(f"{p}: not a TDS file: JSON nested too deeply to read") from None
     if not isinstance(data, dict):
         raise ValueError(f"{p}: a TDS file is a JSON object")
     trackers = data.get("trackers", {})

@@ -24,6 +24,7 @@ from .site_parties import SiteParties, host_of, site_key
 from .states import StateSpec
 
 __all__ = [
+    "Exempted",
     "SetCookieSeen",
     "SignalCheck",
     "ThirdParty",
@@ -58,6 +59,20 @@ class ThirdParty:
     requests: int
     hosts: tuple[str, ...]
     set_cookies: int
+
+
+@dataclass(frozen=True, slots=True)
+class Exempted:
+    """Requests to another site that were not counted as third-party, and why
+    (the site's TSR declared it same-party, or a tracker file made it the same
+    entity): what the audit did not look at must be visible in the report."""
+
+    site: str
+    requests: int
+    hosts: tuple[str, ...]
+    #: ``same-party`` or ``same-entity``.
+    kind: str
+    why: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +157,16 @@ class TrafficSummary:
     #: ``?`` status requires it on every one).
     first_party_responses: int = 0
     first_party_responses_with_tk: int = 0
+    #: ``(origin, responses, responses with Tk)`` per origin that answered. A
+    #: site-wide TSR speaks for its own origin only: another host of the site
+    #: has its own ``/.well-known/dnt/``, or none.
+    responses_by_origin: tuple[tuple[str, int, int], ...] = ()
+    #: Other sites' requests that were not counted as third-party.
+    exempted: tuple[Exempted, ...] = ()
+
+    def responses_without_tk(self, origin: str) -> int:
+        """Responses from ``origin`` that carried no ``Tk`` header."""
+        return sum(n - with_tk for o, n, with_tk in self.responses_by_origin if o == origin)
 
 
 def summarise_traffic(obs: Observation, parties: SiteParties) -> TrafficSummary:
@@ -150,6 +175,9 @@ def summarise_traffic(obs: Observation, parties: SiteParties) -> TrafficSummary:
     hosts: dict[str, set[str]] = defaultdict(set)
     tk: Counter[tuple[str, tuple[str, ...], bool]] = Counter()
     cookies: Counter[tuple[str, str, bool]] = Counter()
+    by_origin: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    exempt: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0])
+    exempt_hosts: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     for request in obs.requests:
         host = host_of(request.url)
         if host is None:
@@ -164,6 +192,10 @@ def summarise_traffic(obs: Observation, parties: SiteParties) -> TrafficSummary:
             hosts[key].add(host)
         else:
             first += 1
+            exemption = parties.exemption(host)
+            if exemption is not None:
+                exempt[(key, *exemption)][0] += 1
+                exempt_hosts[(key, *exemption)].add(host)
         set_cookie = request.response_header_values("set-cookie")
         for header in set_cookie:
             parsed = split_set_cookie(header)
@@ -176,6 +208,9 @@ def summarise_traffic(obs: Observation, parties: SiteParties) -> TrafficSummary:
             responses += 1
             responses_tk += bool(tk_values)
         origin = origin_of(request.url)
+        if origin is not None and request.status is not None:
+            by_origin[origin][0] += 1
+            by_origin[origin][1] += bool(tk_values)
         if tk_values and origin is not None:
             tk[(origin, tuple(tk_values), is_third)] += 1
     tk_seen = []
@@ -204,4 +239,9 @@ def summarise_traffic(obs: Observation, parties: SiteParties) -> TrafficSummary:
         ),
         first_party_responses=responses,
         first_party_responses_with_tk=responses_tk,
+        responses_by_origin=tuple((o, n[0], n[1]) for o, n in sorted(by_origin.items())),
+        exempted=tuple(
+            Exempted(site, n[0], tuple(sorted(exempt_hosts[(site, kind, why)])), kind, why)
+            for (site, kind, why), n in sorted(exempt.items())
+        ),
     )

@@ -21,11 +21,21 @@ The rules, in short (docs/audit.md has the long form):
 Unknown is also the answer whenever the visit that would decide failed, or the
 browser did not put the signal on the wire: a verdict about a signal the site
 never received would be false evidence.
+
+With ``--repeat``, every usable load of the signal state counts for the two
+"honored" verdicts: a site honors a signal when it does so on each load, so
+identifiers reaching a third party on any one of them make it false. A site
+that tracks on one load in three is not honoring the signal, it is noisy
+about ignoring it.
+
+Flows the site's own word takes out of the audit (a ``same-party`` domain of
+its TSR, the same entity in a tracker file) are listed as context, with the
+TSR entries that were not honored and why.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .analysis import StateResult
@@ -45,6 +55,7 @@ __all__ = [
 ]
 
 States = Mapping[SignalState, StateResult]
+Repeats = Mapping[SignalState, Sequence[StateResult]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +156,9 @@ def _unusable(result: StateResult | None, signal: str) -> Verdict | None:
     return None
 
 
-def _tracking(result: StateResult) -> list[Evidence]:
-    """Identifiers reaching third parties and third-party identifier cookies."""
+def _tracking(result: StateResult, prefix: str = "") -> list[Evidence]:
+    """Identifiers reaching third parties and third-party identifier cookies
+    (``prefix`` names the load when it is a repeat)."""
     state = result.state.value
     out: list[Evidence] = []
     by_party: dict[str, list[str]] = {}
@@ -162,7 +174,7 @@ def _tracking(result: StateResult) -> list[Evidence]:
         out.append(
             Evidence(
                 "identifier-flow",
-                f"{counts[party]} identifier(s) reached {party} ({shown})",
+                f"{prefix}{counts[party]} identifier(s) reached {party} ({shown})",
                 state,
                 party,
             )
@@ -171,7 +183,7 @@ def _tracking(result: StateResult) -> list[Evidence]:
         out.append(
             Evidence(
                 "tracking-cookie",
-                f"third-party identifier cookie {cookie.name!r} set for {cookie.site}",
+                f"{prefix}third-party identifier cookie {cookie.name!r} set for {cookie.site}",
                 state,
                 cookie.site,
             )
@@ -180,9 +192,78 @@ def _tracking(result: StateResult) -> list[Evidence]:
         out.append(
             Evidence(
                 "cookie-sync",
-                f"identifier of {sync.source} passed to {sync.target} ({sync.via})",
+                f"{prefix}identifier of {sync.source} passed to {sync.target} ({sync.via})",
                 state,
                 sync.target,
+            )
+        )
+    return out
+
+
+def _repeat_tracking(
+    signal: StateResult, repeats: Repeats | None, name: str
+) -> tuple[list[Evidence], int, int]:
+    """The tracking seen on the repeat loads of the deciding state: evidence,
+    loads that tracked, usable loads in all (the deciding one included).
+
+    A repeat that failed or lacked the signal cannot show anything, and says so.
+    """
+    evidence: list[Evidence] = []
+    tracked = usable = 0
+    loads = list((repeats or {}).get(signal.state, ()))
+    for result in loads:
+        label = f"repeat load {result.repeat + 1}"
+        unusable = _unusable(result, name)
+        if unusable is not None:
+            evidence.append(
+                Evidence(
+                    "note",
+                    f"{label} not counted: {unusable.summary}",
+                    result.state.value,
+                    decisive=False,
+                )
+            )
+            continue
+        usable += 1
+        found = _tracking(result, f"{label}: ")
+        tracked += bool(found)
+        evidence.extend(found)
+    return evidence, tracked, usable + 1
+
+
+def _exemptions(result: StateResult, parties: SiteParties | None) -> list[Evidence]:
+    """Context: what was not counted as third-party in the deciding visit, what
+    it could not read, and the TSR's same-party entries that were not honored."""
+    state = result.state.value
+    out = [
+        Evidence(
+            e.kind,
+            f"{e.requests} request(s) to {', '.join(e.hosts[:6])} not counted as "
+            f"third-party: {e.why}",
+            state,
+            e.site,
+            decisive=False,
+        )
+        for e in result.traffic.exempted
+    ]
+    if result.observation.unread:
+        out.append(
+            Evidence(
+                "note",
+                "could not read " + " or ".join(result.observation.unread) + " after the load "
+                "(the page did not answer); identifiers kept only there and opt-out strings "
+                "there are not seen",
+                state,
+                decisive=False,
+            )
+        )
+    for domain, why in parties.ignored_same_party if parties is not None else ():
+        out.append(
+            Evidence(
+                "same-party",
+                f"the TSR's same-party entry {domain!r} was not honored: {why}",
+                party=domain,
+                decisive=False,
             )
         )
     return out
@@ -210,7 +291,9 @@ def _comparison(states: States, signal: StateResult) -> tuple[Evidence | None, s
     return Evidence("comparison", detail, signal.state.value, decisive=False), effect
 
 
-def gpc_honored(states: States) -> Verdict:
+def gpc_honored(
+    states: States, repeats: Repeats | None = None, parties: SiteParties | None = None
+) -> Verdict:
     name = "gpc_honored"
     signal = _pick(states, SignalState.GPC, SignalState.DNT1_GPC)
     unusable = _unusable(signal, "Sec-GPC: 1")
@@ -222,7 +305,10 @@ def gpc_honored(states: States) -> Verdict:
         evidence.append(Evidence("consent-string", problem, signal.state.value))
     for problem in signal.consent.problems:
         evidence.append(Evidence("consent-string", problem, signal.state.value, decisive=False))
+    again, tracked, loads = _repeat_tracking(signal, repeats, "Sec-GPC: 1")
+    evidence.extend(again)
     violated = bool(evidence) and any(e.decisive for e in evidence)
+    evidence.extend(_exemptions(signal, parties))
     comparison, effect = _comparison(states, signal)
     if comparison is not None:
         evidence.append(comparison)
@@ -253,6 +339,11 @@ def gpc_honored(states: States) -> Verdict:
         )
         if not signal.identifiers.flows and not signal.identifiers.third_party_cookies:
             summary = "GPC not recorded: the opt-out strings do not reflect it"
+            if tracked:
+                summary = (
+                    f"GPC not honored on every load: identifiers reached third parties "
+                    f"on {tracked} of {loads} loads"
+                )
         return Verdict(name, False, summary, tuple(evidence))
     base = states.get(SignalState.NO_SIGNAL)
     if (
@@ -274,7 +365,12 @@ def gpc_honored(states: States) -> Verdict:
     )
 
 
-def dnt_honored(states: States, declarations: SiteDeclarations | None = None) -> Verdict:
+def dnt_honored(
+    states: States,
+    declarations: SiteDeclarations | None = None,
+    repeats: Repeats | None = None,
+    parties: SiteParties | None = None,
+) -> Verdict:
     name = "dnt_honored"
     signal = _pick(states, SignalState.DNT1, SignalState.DNT1_GPC)
     unusable = _unusable(signal, "DNT: 1")
@@ -295,8 +391,11 @@ def dnt_honored(states: States, declarations: SiteDeclarations | None = None) ->
     site = declarations.site if declarations is not None else None
     if site is not None and site.tsr.present and site.tsr.effective_with_dnt == "D":
         evidence.append(Evidence("declaration", f"{site.tsr.url} declares tracking status D"))
+    again, tracked, loads = _repeat_tracking(signal, repeats, "DNT: 1")
+    evidence.extend(again)
+    violated = any(e.decisive for e in evidence)
+    evidence.extend(_exemptions(signal, parties))
     comparison, effect = _comparison(states, signal)
-    violated = bool(evidence)
     if comparison is not None:
         evidence.append(comparison)
     if violated:
@@ -307,6 +406,11 @@ def dnt_honored(states: States, declarations: SiteDeclarations | None = None) ->
         )
         if not signal.identifiers.flows and not signal.identifiers.third_party_cookies:
             summary = "DNT disregarded: the site says it does not honor DNT"
+            if tracked:
+                summary = (
+                    f"DNT not honored on every load: identifiers reached third parties "
+                    f"on {tracked} of {loads} loads"
+                )
         return Verdict(name, False, summary, tuple(evidence))
     return Verdict(
         name, True, "DNT honored: no identifiers reach third parties with DNT:1", tuple(evidence)
@@ -341,17 +445,16 @@ def declarations_valid(
         for problem in site.problems():
             evidence.append(Evidence("declaration", problem))
         if site.tsr.present and site.tsr.tracking == "?":
+            # The TSR speaks for its own origin; another host of the site (an
+            # image CDN, www vs the apex) has its own /.well-known/dnt/, or none.
             for result in states.values():
-                missing = (
-                    result.traffic.first_party_responses
-                    - result.traffic.first_party_responses_with_tk
-                )
+                missing = result.traffic.responses_without_tk(site.origin)
                 if result.ok and missing > 0:
                     evidence.append(
                         Evidence(
                             "declaration",
-                            f"site-wide TSR is '?', but {missing} first-party "
-                            "response(s) had no Tk",
+                            f"site-wide TSR is '?', but {missing} response(s) from "
+                            f"{site.origin} had no Tk",
                             result.state.value,
                         )
                     )
@@ -540,11 +643,14 @@ def claims_contradicted(declarations: SiteDeclarations, states: States) -> Verdi
 
 
 def judge(
-    states: States, declarations: SiteDeclarations, parties: SiteParties | None = None
+    states: States,
+    declarations: SiteDeclarations,
+    parties: SiteParties | None = None,
+    repeats: Repeats | None = None,
 ) -> Verdicts:
     return Verdicts(
-        gpc_honored=gpc_honored(states),
-        dnt_honored=dnt_honored(states, declarations),
+        gpc_honored=gpc_honored(states, repeats, parties),
+        dnt_honored=dnt_honored(states, declarations, repeats, parties),
         declarations_valid=declarations_valid(declarations, states, parties),
         claims_contradicted=claims_contradicted(declarations, states),
     )
