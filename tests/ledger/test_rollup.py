@@ -153,7 +153,7 @@ def test_eff_policy_needs_5000_for_cells_with_dnt_users() -> None:
     rows = [event(visitor=f"v{i}", preference="allow", device="desktop") for i in range(6000)]
     rows += [event(visitor=f"m{i}", preference="unset", device="mobile") for i in range(300)]
     rows += [event(visitor=None, preference="do-not-track", device="tablet") for _ in range(40)]
-    spec = RollupSpec(eff_policy=True)
+    spec = RollupSpec(eff_policy=True, hashless="event")
     res = rollup(rows, spec)
     (total,) = res.table(TOTAL)
     assert total.k == 5000
@@ -167,8 +167,23 @@ def test_eff_policy_needs_5000_for_cells_with_dnt_users() -> None:
     assert small.rows == ()
     assert len(small.withheld) == 1
     # Without the EFF policy, k = 10 applies to every cell.
-    plain = rollup(rows, RollupSpec())
+    plain = rollup(rows, RollupSpec(hashless="event"))
     assert {r.value for r in plain.table("device")} == {"desktop", "mobile", "tablet"}
+
+
+def test_one_do_not_track_readers_page_views_are_not_k_people_by_default() -> None:
+    rows = [event(visitor=f"v{i}", preference="allow", device="desktop") for i in range(50)]
+    # One reader under DNT, ten page views from a small forum: no hash links them,
+    # and nothing says they are ten people.
+    rows += [event(visitor=None, preference="do-not-track", device="tablet") for _ in range(10)]
+    res = rollup(rows, RollupSpec())
+    devices = {r.value: r.units for r in res.table("device")}
+    assert "tablet" not in devices, "ten hashless events published as a cell of k=10"
+    # The lone unit merges into "other", and so must enough of the rest to hide it.
+    assert devices == {"other": 51}
+    verify(res, rows, RollupSpec())
+    per_event = rollup(rows, RollupSpec(hashless="event"))
+    assert {r.value: r.units for r in per_event.table("device")}["tablet"] == 10
 
 
 def test_rows_as_tuples_ts_and_missing_values() -> None:

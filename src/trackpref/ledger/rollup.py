@@ -9,10 +9,11 @@ storage layer calls it, stores the result and then drops the raw rows.
 
 The unit k counts is the *visitor-day*: one daily visitor hash (see
 :mod:`.salts`) on one site on one day. Events without a visitor hash (the
-gate drops it under do-not-track) cannot be linked to one another, so with
-``hashless="event"`` (the default) each such event is its own unit; with
-``hashless="one"`` all hashless events of a cell count as a single unit, the
-most pessimistic reading.
+gate drops it under do-not-track) cannot be linked to one another. With
+``hashless="one"`` (the default) all hashless events of a cell count as a
+single unit: one do-not-track reader's ten page views must not pass for ten
+people. ``hashless="event"`` makes each such event its own unit, which is
+right only where one event per person is known (a form submitted once).
 
 What is published, per site and day:
 
@@ -222,7 +223,7 @@ class RollupSpec:
     k_dnt: int | None = None
     eff_policy: bool = False
     hierarchies: Mapping[str, Hierarchy] = field(default_factory=lambda: DEFAULT_HIERARCHIES)
-    hashless: Literal["event", "one"] = "event"
+    hashless: Literal["event", "one"] = "one"
 
     def __post_init__(self) -> None:
         required_k(self.k, eff_policy=False, includes_dnt_users=False)
