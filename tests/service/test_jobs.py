@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from conftest import BEARER, service_of
-from trackpref.service.jobs import run_retention, run_rollup, run_salts
+from trackpref.service.jobs import run_retention, run_rollup, run_salts, run_webhooks
 
 SITE = "news.example"
 DAY = 86400.0
@@ -107,6 +110,54 @@ def test_retention_expires_rights_requests_nobody_verified(
         assert kept is not None
         assert kept.status == "expired"
         assert kept.email is None
+
+
+def test_deletions_reach_the_inventorys_recipients_by_signed_webhook(
+    make_app: Callable[..., Starlette], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import http.server
+    import threading
+    from importlib import resources
+
+    from trackpref.ledger.webhooks import SIGNATURE_HEADER, verify_signature
+
+    received: list[tuple[str, bytes, str]] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, body, self.headers[SIGNATURE_HEADER]))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        bundled = resources.files("trackpref.service").joinpath("inventory.toml").read_text()
+        inventory = tmp_path / "inventory.toml"
+        inventory.write_text(
+            bundled + '\n[recipients.partner]\nname = "Partner"\nkind = "processor"\n'
+            f'deletion_webhook = "http://127.0.0.1:{server.server_port}/delete"\n'
+            'purposes = ["measurement"]\n'
+        )
+        monkeypatch.setenv("TRACKPREF_WEBHOOK_SECRET_PARTNER", "partner-secret")
+        with TestClient(make_app(inventory=str(inventory))) as client:
+            svc = service_of(client)
+            visits(client, 1)
+            rights = svc.rights(SITE)
+            assert rights.webhooks is not None
+            rights.delete("someone", request_id="r-1")
+            assert run_webhooks(svc, time.time()) == {"delivered": 1, "retrying": 0, "failed": 0}
+    finally:
+        server.shutdown()
+        server.server_close()
+    [(path, body, signature)] = received
+    assert path == "/delete"
+    assert verify_signature(b"partner-secret", signature, body, now=time.time())
+    assert json.loads(body)["event"] == "deletion"
 
 
 def test_salts_of_closed_days_are_destroyed(make_app: Callable[..., Starlette]) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 from pathlib import Path
 from types import MappingProxyType
 
@@ -14,15 +12,9 @@ from trackpref.ledger.drop import DropError, import_list, read_list, status_csv
 from trackpref.ledger.inventory import Inventory, InventoryError, Site, load_inventory
 from trackpref.ledger.rights import DataRights
 from trackpref.ledger.storage import Store, StoreError, open_store
-from trackpref.ledger.webhooks import WebhookDispatcher
+from trackpref.ledger.webhooks import WebhookDispatcher, secret_from_env
 
 __all__ = ["drop"]
-
-
-def _secret_from_env(recipient: str) -> bytes | None:
-    name = "TRACKPREF_WEBHOOK_SECRET_" + re.sub(r"[^A-Z0-9]", "_", recipient.upper())
-    value = os.environ.get(name)
-    return value.encode() if value else None
 
 
 def _open(db: str, site: str) -> Store:
@@ -107,7 +99,7 @@ def import_(
             raise click.ClickException(f"{file}: say which list it is with --list email|phone")
     store = _open(db, inv.site.name)
     try:
-        hooks = WebhookDispatcher(inv, store, _secret_from_env) if inv.recipients else None
+        hooks = WebhookDispatcher(inv, store, secret_from_env) if inv.recipients else None
         rights = DataRights(inv, store, webhooks=hooks)
         try:
             report = import_list(

@@ -24,6 +24,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -37,10 +39,12 @@ from .storage.base import OutboxItem, Store
 
 __all__ = [
     "BACKOFF",
+    "SECRET_ENV_PREFIX",
     "DeliveryReport",
     "Transport",
     "UrllibTransport",
     "WebhookDispatcher",
+    "secret_from_env",
     "sign",
     "verify_signature",
 ]
@@ -108,6 +112,19 @@ class DeliveryReport:
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
+
+
+#: A recipient's shared secret comes from ``TRACKPREF_WEBHOOK_SECRET_<ID>`` (the id
+#: upper-cased, anything but letters and digits as ``_``): secrets stay out of the
+#: inventory, which is published.
+SECRET_ENV_PREFIX = "TRACKPREF_WEBHOOK_SECRET_"  # noqa: S105 - a variable name, not a secret
+
+
+def secret_from_env(recipient: str) -> bytes | None:
+    """The shared secret of ``recipient`` from the environment, or None."""
+    name = SECRET_ENV_PREFIX + re.sub(r"[^A-Z0-9]", "_", recipient.upper())
+    value = os.environ.get(name)
+    return value.encode() if value else None
 
 
 class WebhookDispatcher:

@@ -23,7 +23,7 @@ __all__ = ["DEFAULT_JOBS", "DURABILITY", "ServiceConfig"]
 
 #: Seconds between runs of each scheduled job (exactly once per interval across instances).
 DEFAULT_JOBS: Mapping[str, float] = MappingProxyType(
-    {"retention": 600.0, "salts": 900.0, "rollup": 3600.0}
+    {"retention": 600.0, "salts": 900.0, "rollup": 3600.0, "webhooks": 60.0}
 )
 DURABILITY = ("full", "normal")
 

@@ -40,7 +40,7 @@ from ..signals.preference import Preference
 if TYPE_CHECKING:
     from .runtime import Service
 
-__all__ = ["JOBS", "Scheduler", "run_retention", "run_rollup", "run_salts"]
+__all__ = ["JOBS", "Scheduler", "run_retention", "run_rollup", "run_salts", "run_webhooks"]
 
 log = logging.getLogger("trackpref.service.jobs")
 
@@ -79,6 +79,20 @@ def run_salts(service: Service, now: float) -> dict[str, Any]:
     for site in service.collector.known_sites():
         destroyed += service.collector.hasher(site).rotate(now)
     return {"salts_destroyed": destroyed}
+
+
+def run_webhooks(service: Service, now: float) -> dict[str, Any]:
+    """Deliver the queued deletion and opt-out notices whose time has come."""
+    delivered = retrying = failed = 0
+    for site in service.collector.known_sites():
+        hooks = service.rights(site).webhooks
+        if hooks is None:
+            continue
+        report = hooks.deliver_due(now)
+        delivered += report.delivered
+        retrying += report.retrying
+        failed += report.failed
+    return {"delivered": delivered, "retrying": retrying, "failed": failed}
 
 
 def _day_bounds(day: dt.date) -> tuple[float, float]:
@@ -188,6 +202,7 @@ JOBS: Mapping[str, Callable[[Service, float], dict[str, Any]]] = {
     "retention": run_retention,
     "salts": run_salts,
     "rollup": run_rollup,
+    "webhooks": run_webhooks,
 }
 
 

@@ -26,6 +26,7 @@ from ..ledger.mailer import FileOutbox, Mailer, SMTPMailer
 from ..ledger.rights import DataRights
 from ..ledger.storage import Store, open_store
 from ..ledger.verification import Verifier
+from ..ledger.webhooks import WebhookDispatcher, secret_from_env
 from ..signals.decisions import PartyRole
 from ..signals.site_policy import SitePolicy
 from ..web.consent import ConsentStore
@@ -166,11 +167,19 @@ class Service:
                         site_name=site,
                         secret=self._verification_key,
                     )
+                    # Recipients with a deletion webhook are told of deletions and
+                    # opt-outs; the "webhooks" job delivers what is queued.
+                    hooks = (
+                        WebhookDispatcher(self.inventory, store, secret_from_env)
+                        if any(r.deletion_webhook for r in self.inventory.recipients.values())
+                        else None
+                    )
                     found = DataRights(
                         self.inventory,
                         store,
                         verifier=verifier,
                         precedence=self.policy.precedence,
+                        webhooks=hooks,
                     )
                     self._rights[site] = found
         return found
