@@ -20,9 +20,11 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from trackpref import PreferenceMiddleware, WSGIPreferenceMiddleware
+from trackpref.signals.parties import PartyMap, classify_request
 from trackpref.signals.site_policy import SitePolicy
 from trackpref.web.asgi import SCOPE_KEY
 from trackpref.web.consent import CONSENT_COOKIE, MemoryConsentStore
+from trackpref.web.honoring import Honoring
 from trackpref.web.wsgi import ENVIRON_DECISION
 
 POLICY = SitePolicy(
@@ -38,10 +40,11 @@ def _decision_json(decision: Any) -> dict[str, Any]:
         "preference": decision.preference.state.value,
         "exception": decision.preference.exception,
         "tracking_status": decision.tracking_status,
+        "role": decision.role.value,
     }
 
 
-def asgi_app(policy: SitePolicy, store: MemoryConsentStore) -> Any:
+def asgi_app(policy: SitePolicy, store: MemoryConsentStore, honoring: Honoring | None) -> Any:
     async def home(request: Request) -> Response:
         response = JSONResponse(_decision_json(request.scope[SCOPE_KEY]))
         response.set_cookie("_track", "abc123")
@@ -57,10 +60,10 @@ def asgi_app(policy: SitePolicy, store: MemoryConsentStore) -> Any:
         return Response(status_code=204, headers={"set-cookie": "_track=abc; Path=/"})
 
     app = Starlette(routes=[Route("/", home), Route("/own", own_policy), Route("/beacon", beacon)])
-    return PreferenceMiddleware(app, policy, consent_store=store)
+    return PreferenceMiddleware(app, policy, consent_store=store, honoring=honoring)
 
 
-def wsgi_app(policy: SitePolicy, store: MemoryConsentStore) -> Any:
+def wsgi_app(policy: SitePolicy, store: MemoryConsentStore, honoring: Honoring | None) -> Any:
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         if environ["PATH_INFO"] == "/beacon":
             start_response("204 No Content", [("Set-Cookie", "_track=abc; Path=/")])
@@ -82,22 +85,28 @@ def wsgi_app(policy: SitePolicy, store: MemoryConsentStore) -> Any:
         )
         return [body]
 
-    return WSGIPreferenceMiddleware(app, policy, consent_store=store)
+    return WSGIPreferenceMiddleware(app, policy, consent_store=store, honoring=honoring)
 
 
 @pytest.fixture(params=["asgi", "wsgi"])
 def make_client(request: pytest.FixtureRequest) -> Iterator[Callable[..., httpx.Client]]:
     clients: list[httpx.Client] = []
 
-    def make(policy: SitePolicy = POLICY, store: MemoryConsentStore | None = None) -> httpx.Client:
+    def make(
+        policy: SitePolicy = POLICY,
+        store: MemoryConsentStore | None = None,
+        *,
+        honoring: Honoring | None = None,
+        base_url: str = ORIGIN,
+    ) -> httpx.Client:
         store = store or MemoryConsentStore()
         client: httpx.Client
         if request.param == "asgi":
-            client = TestClient(asgi_app(policy, store))
+            client = TestClient(asgi_app(policy, store, honoring), base_url=base_url)
         else:
             client = httpx.Client(
-                transport=httpx.WSGITransport(app=wsgi_app(policy, store)),
-                base_url="http://testserver",
+                transport=httpx.WSGITransport(app=wsgi_app(policy, store, honoring)),
+                base_url=base_url,
             )
         clients.append(client)
         return client
@@ -220,7 +229,12 @@ def test_exception_store_then_next_request_is_dnt0_then_revoke(
     assert CONSENT_COOKIE in client.cookies
     assert _api(client, "exists", {}).json()["result"] is True
     r = client.get("/", headers={"DNT": "1", "Sec-GPC": "1"})
-    assert r.json() == {"preference": "allow", "exception": True, "tracking_status": "C"}
+    assert r.json() == {
+        "preference": "allow",
+        "exception": True,
+        "tracking_status": "C",
+        "role": "first-party",
+    }
     assert r.headers["tk"] == "C;consent"
     names = sorted(c.split("=")[0] for c in r.headers.get_list("set-cookie"))
     assert "_track" in names
@@ -455,3 +469,169 @@ def test_non_ascii_consent_cookie_is_ignored() -> None:
     assert valid_consent_id("a" * 20)
     outcome = Honoring().outcome(["1"], None, consent_id="é" * 20, host="testserver")
     assert outcome.preference.do_not_track
+
+
+# -- the party role: Origin, Referer and the party map (Defect A) ---------------
+
+PARTIES = PartyMap(
+    first_party=("example.com",),
+    same_party=("example-cdn.net",),
+    service_providers=("metrics.provider.example",),
+)
+
+
+def _role_of(client: httpx.Client, url: str, **headers: str) -> str:
+    body = client.get(url, headers={"DNT": "1", **headers}).json()
+    assert body["preference"] == "do-not-track"
+    return str(body["role"])
+
+
+def test_same_party_cdn_embedded_by_its_party_is_first_party(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    client = make_client(honoring=Honoring(POLICY, parties=PARTIES))
+    embedded = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "image"}
+    url = "http://static.example-cdn.net/"
+    assert _role_of(client, url, **embedded, Referer="https://www.example.com/page") == (
+        "first-party"
+    )
+    assert _role_of(client, url, **embedded, Origin="https://www.example.com") == "first-party"
+    # Embedded by anyone else, the same CDN is a third party.
+    assert _role_of(client, url, **embedded, Referer="https://news.example.org/") == "third-party"
+    assert _role_of(client, url, **embedded) == "third-party"
+
+
+def test_service_provider_acting_for_its_party(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    client = make_client(honoring=Honoring(POLICY, parties=PARTIES))
+    url = "http://metrics.provider.example/"
+    headers = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "script"}
+    body = client.get(
+        url, headers={"DNT": "1", **headers, "Referer": "https://www.example.com/page"}
+    ).json()
+    assert body["role"] == "service-provider"
+    assert body["tracking_status"] == "N"
+    # Its own pages: still the service provider, whatever Fetch Metadata says.
+    assert _role_of(client, url, **{"Sec-Fetch-Site": "same-origin"}) == "service-provider"
+    assert _role_of(client, url) == "service-provider"
+    # For another site it is a third party.
+    assert _role_of(client, url, **headers, Referer="https://news.example.org/") == "third-party"
+
+
+def test_referer_only_cross_site_request_is_third_party(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    """No Fetch Metadata (plain HTTP, older agents): the Referer's site decides."""
+    client = make_client()
+    url = "http://tracker.example.net/"
+    assert _role_of(client, url, Referer="https://news.example.com/story") == "third-party"
+    assert _role_of(client, url, Referer="https://www.example.net/") == "first-party"
+    assert _role_of(client, url, Referer="not a url") == "first-party"
+
+
+def test_origin_only_cross_site_request_is_third_party(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    client = make_client()
+    url = "http://tracker.example.net/"
+    assert _role_of(client, url, Origin="https://news.example.com") == "third-party"
+    assert _role_of(client, url, Origin="https://cdn.example.net") == "first-party"
+    assert _role_of(client, url, Origin="null") == "first-party"
+
+
+FETCH_METADATA = [
+    {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Dest": "image"},
+    {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Dest": "script"},
+    {"Sec-Fetch-Site": "none", "Sec-Fetch-Dest": "document"},
+    {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "document"},
+    {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "image"},
+    {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "iframe"},
+]
+
+
+def test_fetch_metadata_still_decides_on_the_fast_path(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    """Fetch Metadata answers from the fast key, whatever Origin and Referer say,
+    and what Origin or Referer decided never lands under that key."""
+    honoring = Honoring(POLICY)
+    client = make_client(honoring=honoring)
+    url = "http://tracker.example.net/"
+    # A Referer-only request first: its third-party outcome must not be reused
+    # for the same signals without Referer.
+    assert _role_of(client, url, Referer="https://news.example.com/") == "third-party"
+    assert _role_of(client, url) == "first-party"
+    for metadata in FETCH_METADATA:
+        expected = classify_request(
+            host="tracker.example.net",
+            sec_fetch_site=metadata["Sec-Fetch-Site"],
+            sec_fetch_mode="navigate" if metadata["Sec-Fetch-Dest"] == "document" else None,
+            sec_fetch_dest=metadata["Sec-Fetch-Dest"],
+        ).role.value
+        assert _role_of(client, url, **metadata) == expected, metadata
+        for initiator in (
+            {"Referer": "https://news.example.com/"},
+            {"Origin": "https://news.example.com"},
+            {"Referer": "https://www.example.net/", "Origin": "https://www.example.net"},
+        ):
+            assert _role_of(client, url, **metadata, **initiator) == expected, (
+                metadata,
+                initiator,
+            )
+    # Every Fetch Metadata request was answered from the fast key; only the
+    # Referer-only one was classified, and apart from it.
+    assert len(honoring.outcomes) == 1 + len(FETCH_METADATA)
+    assert all(len(key) == 4 for key in honoring.outcomes)
+    assert all(
+        o.decision.role.value == "first-party" for k, o in honoring.outcomes.items() if k[2] is None
+    )
+    assert [o.decision.role.value for o in honoring.classified.values()] == ["third-party"]
+
+
+def test_consent_cookie_does_not_change_a_classified_role(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    client = make_client(honoring=Honoring(POLICY, parties=PARTIES))
+    url = "http://static.example-cdn.net/"
+    headers = {
+        "Sec-Fetch-Site": "cross-site",
+        "Sec-Fetch-Dest": "image",
+        "Referer": "https://www.example.com/",
+    }
+    before = _role_of(client, url, **headers)
+    client.cookies.set(CONSENT_COOKIE, "u" * 24)
+    after = _role_of(client, url, **headers)
+    assert before == after == "first-party"
+
+
+# -- the consent cookie across sites (Defect B) ---------------------------------
+
+
+def _cookie_attributes(set_cookie: str) -> list[str]:
+    return [a.strip().lower() for a in set_cookie.split(";")[1:]]
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_consent_cookie_reaches_third_party_requests_over_https(
+    make_client: Callable[..., httpx.Client], scheme: str
+) -> None:
+    """Third-party and web-wide exceptions need the cookie on cross-site
+    requests: SameSite=None, which browsers only accept with Secure, so over
+    plain HTTP it stays Lax (docs/exceptions.md)."""
+    origin = f"{scheme}://testserver"
+    client = make_client(base_url=origin)
+    stored = _api(client, "store", {"site": "*", "targets": []}, Origin=origin)
+    assert stored.status_code == 200, stored.text
+    removed_first = _api(client, "remove", {"site": "*", "targets": []}, Origin=origin)
+    assert removed_first.status_code == 200, removed_first.text
+    for response in (stored, removed_first):
+        attributes = _cookie_attributes(response.headers["set-cookie"])
+        if scheme == "https":
+            assert "samesite=none" in attributes
+            assert "secure" in attributes
+            assert "partitioned" not in attributes
+        else:
+            assert "samesite=lax" in attributes
+            assert "secure" not in attributes
+        assert "httponly" in attributes

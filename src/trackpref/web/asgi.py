@@ -35,7 +35,18 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SCOPE_KEY = "trackpref"
 _COOKIE_MARK = CONSENT_COOKIE.encode() + b"="
-_WANTED = frozenset((b"dnt", b"sec-gpc", b"cookie", b"sec-fetch-site", b"sec-fetch-dest"))
+#: The request headers the middleware reads, each numbered for the loop's
+#: branches. ``Host`` is not here: only the classified and consent paths need
+#: it, and scanning for it there is cheaper than one more branch per header.
+_WANTED = {
+    b"dnt": 0,
+    b"sec-gpc": 1,
+    b"sec-fetch-site": 2,
+    b"sec-fetch-dest": 3,
+    b"referer": 4,
+    b"cookie": 5,
+    b"origin": 6,
+}
 #: Response headers an app may have chosen itself (``Tk: U``, its own referrer policy).
 #: ASGI requires lower-case names; the usual spellings of careless apps are
 #: listed too, so one set lookup per header is the whole check.
@@ -76,6 +87,9 @@ class PreferenceMiddleware:
 
         self._owned = ("/.", self.honoring.prefix)
         self._outcomes = self.honoring.outcomes
+        self._classified = self.honoring.classified
+        self._fetch_settled = self.honoring.fetch_settled
+        self._bare_settled = self.honoring.bare_settled
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -86,28 +100,53 @@ class PreferenceMiddleware:
         fetch_site: bytes | None = None
         fetch_dest: bytes | None = None
         cookie: bytes | None = None
+        origin: bytes | None = None
+        referer: bytes | None = None
         for name, value in scope["headers"]:
-            # One set lookup rejects the headers that do not matter.
+            # One dict lookup rejects the headers that do not matter.
             if name not in _WANTED:
                 continue
-            if name == b"dnt":
+            code = _WANTED[name]
+            if code == 0:
                 dnt = value if dnt is None else (*_many(dnt), value)
-            elif name == b"sec-gpc":
+            elif code == 1:
                 gpc = value if gpc is None else (*_many(gpc), value)
-            elif name == b"sec-fetch-site":
+            elif code == 2:
                 fetch_site = value
-            elif name == b"sec-fetch-dest":
+            elif code == 3:
                 fetch_dest = value
-            elif _COOKIE_MARK in value:
-                cookie = value
+            elif code == 4:
+                referer = value
+            elif code == 5:
+                if _COOKIE_MARK in value:
+                    cookie = value
+            else:
+                origin = value
         consent_id = None if cookie is None else _cookie(cookie.decode("latin-1"))
-        if consent_id is None:
-            # One dict lookup for nearly every request (see Honoring.cached_outcome).
+        if consent_id is not None:
+            outcome = self._with_consent(
+                scope, dnt, gpc, consent_id, fetch_site, fetch_dest, origin, referer
+            )
+        elif (referer is None and origin is None and self._bare_settled) or (
+            fetch_site in self._fetch_settled
+        ):
+            # Fetch Metadata settles the role (Honoring.fetch_decides): one dict
+            # lookup for nearly every request (see Honoring.cached_outcome).
             outcome = self._outcomes.get(
                 (dnt, gpc, fetch_site, fetch_dest)
             ) or self.honoring.cached_outcome(dnt, gpc, fetch_site, fetch_dest)
         else:
-            outcome = self._with_consent(scope, dnt, gpc, consent_id)
+            # Origin, Referer or the party map decide: the core classifies.
+            host = None
+            for name, value in scope["headers"]:  # _host inlined: the call would cost as much
+                if name == b"host":
+                    host = value
+                    break
+            outcome = self._classified.get(
+                (dnt, gpc, fetch_site, fetch_dest, host, origin, referer)
+            ) or self.honoring.classified_outcome(
+                dnt, gpc, fetch_site, fetch_dest, host, origin, referer
+            )
         scope["trackpref"] = outcome.decision  # SCOPE_KEY, spelled out: no global lookup
 
         path: str = scope["path"]
@@ -158,18 +197,25 @@ class PreferenceMiddleware:
         dnt: bytes | tuple[bytes, ...] | None,
         gpc: bytes | tuple[bytes, ...] | None,
         consent_id: str,
+        fetch_site: bytes | None,
+        fetch_dest: bytes | None,
+        origin: bytes | None,
+        referer: bytes | None,
     ) -> Outcome:
-        """The slow path: a consent cookie means the store may hold an exception."""
-        h = _headers(scope)
+        """The slow path: a consent cookie means the store may hold an exception.
+
+        It gets the very header values the other paths read, so the consent
+        cookie cannot change the request's party role.
+        """
         return self.honoring.outcome(
             _decoded(dnt),
             _decoded(gpc),
             consent_id=consent_id,
-            host=h.get("host", ""),
-            referer=h.get("referer"),
-            origin=h.get("origin"),
-            sec_fetch_site=h.get("sec-fetch-site"),
-            sec_fetch_dest=h.get("sec-fetch-dest"),
+            host=_str(_host(scope)) or "",
+            referer=_str(referer),
+            origin=_str(origin),
+            sec_fetch_site=_str(fetch_site),
+            sec_fetch_dest=_str(fetch_dest),
         )
 
     async def _own(
@@ -218,6 +264,18 @@ class PreferenceMiddleware:
 
 def _many(value: bytes | tuple[bytes, ...]) -> tuple[bytes, ...]:
     return value if isinstance(value, tuple) else (value,)
+
+
+def _host(scope: Scope) -> bytes | None:
+    """The ``Host`` header (the first, as servers use it), for the slower paths."""
+    for name, value in scope["headers"]:
+        if name == b"host":
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+def _str(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
 
 
 def _decoded(value: bytes | tuple[bytes, ...] | None) -> list[str] | None:

@@ -5,10 +5,15 @@ their request into plain values, call :class:`Honoring`, and translate the
 answer back. This keeps the rules in one place and keeps the adapters small
 enough to read in one sitting.
 
-The hot path is :meth:`Honoring.outcome`. Nearly every request carries one of a
-handful of signal combinations (none, ``DNT: 1``, ``Sec-GPC: 1``, both, ...), so
-the outcome for a combination is computed once and reused; only requests that
-carry a consent cookie take the slow path through the consent store.
+The hot path is :meth:`Honoring.cached_outcome`. Nearly every request carries
+one of a handful of signal combinations (none, ``DNT: 1``, ``Sec-GPC: 1``, both,
+...) and Fetch Metadata values, so the outcome for a combination is computed
+once and reused. Two kinds of request need more than that key: those whose
+party role Fetch Metadata cannot settle (no ``Sec-Fetch-Site`` but an
+``Origin`` or ``Referer``, or a site that declared its ``parties``), which go
+through :meth:`Honoring.classified_outcome` and the core's
+``classify_request``, and those with a consent cookie, which go through the
+consent store.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 
 from ..signals.decisions import Decision, PartyRole, decide
 from ..signals.errors import InvalidStateError, SecurityError, SignalError, SyntaxError_
-from ..signals.parties import PartyMap, normalize_host
+from ..signals.parties import PartyMap, classify_request, normalize_host
 from ..signals.preference import Preference, resolve_headers
 from ..signals.site_policy import SitePolicy
 from ..signals.tracking_exceptions import ExceptionRequest, ExceptionSet
@@ -56,6 +61,14 @@ DEFAULT_REFERRER_POLICY = "strict-origin-when-cross-origin"
 _MAX_CACHE = 512
 #: Raw values longer than this are never cached: real agents send one byte.
 _MAX_CACHED_VALUE = 32
+#: ``Host``, ``Origin`` and ``Referer`` are longer than signal values, and a
+#: ``Referer`` differs per page: longer ones are classified every time.
+_MAX_CACHED_URL = 256
+#: Fetch Metadata values that settle the role without ``Origin`` or ``Referer``
+#: even when the site declared a party map: the request comes from this site,
+#: or the person typed the address (a map naming service providers still makes
+#: the role depend on the host; see ``Honoring.__init__``).
+_SETTLED_BY_SITE = ("same-origin", "same-site", "none")
 _MAX_API_BODY = 16 * 1024
 
 _JSON = b"application/json"
@@ -120,6 +133,10 @@ def load_policy(policy: SitePolicy | str | Path | None) -> SitePolicy:
     return SitePolicy.from_toml(policy)
 
 
+def _text(value: str | bytes | None) -> str | None:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
 def _texts(key: HeaderKey) -> list[str] | None:
     if key is None:
         return None
@@ -172,8 +189,32 @@ class Honoring:
         self.prefix = prefix.rstrip("/")
         self.clock = clock
         #: Outcomes by raw (DNT, Sec-GPC, Sec-Fetch-Site, Sec-Fetch-Dest) values;
-        #: adapters read it directly.
+        #: adapters read it directly, but only for requests :meth:`fetch_decides`.
         self.outcomes: dict[tuple[HeaderKey, HeaderKey, HeaderKey, HeaderKey], Outcome] = {}
+        # Which requests the fast key may answer. Without a party map a known
+        # Sec-Fetch-Site decides alone (the core trusts it over Origin and
+        # Referer). With one, a cross-site request may come from a declared
+        # same party, so only this site's own requests are settled; and when the
+        # map names service providers, this host's role depends on the Host
+        # header, which the fast key leaves out, so nothing is.
+        settled: tuple[str, ...] = ()
+        if parties is None:
+            settled = (*_SETTLED_BY_SITE, "cross-site")
+        elif not parties.service_providers:
+            settled = _SETTLED_BY_SITE
+        #: Raw ``Sec-Fetch-Site`` values (``bytes`` and ``str``) that decide the
+        #: role alone; adapters test membership before the fast lookup.
+        self.fetch_settled: frozenset[str | bytes | None] = frozenset(
+            (*settled, *(v.encode("ascii") for v in settled))
+        )
+        #: Whether a request with no ``Sec-Fetch-Site`` (or an unknown one) and no
+        #: ``Origin`` or ``Referer`` may use the fast key: the core then assumes
+        #: first party, unless this host may be a service provider.
+        self.bare_settled = parties is None or not parties.service_providers
+        #: Outcomes of :meth:`classified_outcome`, by every raw value the role
+        #: came from; never mixed into :attr:`outcomes`.
+        self.classified: dict[tuple[HeaderKey, ...], Outcome] = {}
+        self._by_role: dict[tuple[HeaderKey, HeaderKey, PartyRole], Outcome] = {}
         # Vary tells caches which request headers chose the response. Answers no
         # cache keeps (a beacon's 202 to a POST, a no-store pixel) can leave it out.
         self._vary = _vary_for(self.policy) if vary else ()
@@ -192,11 +233,12 @@ class Honoring:
     ) -> Outcome:
         """The outcome for requests without a consent cookie, keyed by raw values.
 
-        The arguments are what the adapter found, undecoded: ``None``, one value
-        (``bytes`` for ASGI, ``str`` for WSGI) or a tuple of them. Nearly every
-        request hits the cache, so this is one dict lookup. Long or repeated
-        values are computed but not cached, so hostile headers cannot fill
-        memory or evict everyone else's entries.
+        Only correct for a request :meth:`fetch_decides`: the key holds no host,
+        ``Origin`` or ``Referer``. The arguments are what the adapter found,
+        undecoded: ``None``, one value (``bytes`` for ASGI, ``str`` for WSGI) or
+        a tuple of them. Nearly every request hits the cache, so this is one
+        dict lookup. Long or repeated values are computed but not cached, so
+        hostile headers cannot fill memory or evict everyone else's entries.
         """
         key = (dnt, gpc, fetch_site, fetch_dest)
         found = self.outcomes.get(key)
@@ -206,6 +248,104 @@ class Honoring:
         result = self._compute(_texts(dnt), _texts(gpc), exception=False, role=role)
         if len(self.outcomes) < _MAX_CACHE and all(_cacheable(k) for k in key):
             self.outcomes[key] = result
+        return result
+
+    def fetch_decides(self, fetch_site: HeaderKey, origin: HeaderKey, referer: HeaderKey) -> bool:
+        """May the fast key (signals and Fetch Metadata) answer this request?
+
+        Adapters inline this test on their hot path; it is here so that there is
+        one definition of it, the one :meth:`role` uses too.
+        """
+        return fetch_site in self.fetch_settled or (
+            origin is None and referer is None and self.bare_settled
+        )
+
+    def role(
+        self,
+        host: str,
+        fetch_site: str | None,
+        fetch_dest: str | None,
+        origin: str | None,
+        referer: str | None,
+    ) -> PartyRole:
+        """This server's party role for a request: the core's ``classify_request``.
+
+        When Fetch Metadata settles it, the cheap reading gives the same answer
+        without parsing a host. ``Sec-Fetch-Mode`` is not read: ``document`` is
+        the destination of top-level navigations only (Fetch), so it stands for
+        ``navigate`` + ``document``, exactly as on the fast path. A ``Host``
+        the core refuses leaves nothing to compare ``Origin`` and ``Referer``
+        with, so Fetch Metadata alone decides then, rather than refusing a
+        request that the server and the app accepted.
+        """
+        if self.fetch_decides(fetch_site, origin, referer):
+            return _role(fetch_site, fetch_dest)
+        dest = fetch_dest.strip() if fetch_dest is not None else None
+        try:
+            return classify_request(
+                host=host,
+                sec_fetch_site=fetch_site,
+                sec_fetch_mode="navigate" if dest == "document" else None,
+                sec_fetch_dest=fetch_dest,
+                origin=origin,
+                referer=referer,
+                parties=self.parties,
+            ).role
+        except SignalError:
+            return _role(fetch_site, fetch_dest)
+
+    def classified_outcome(
+        self,
+        dnt: HeaderKey,
+        gpc: HeaderKey,
+        fetch_site: str | bytes | None,
+        fetch_dest: str | bytes | None,
+        host: str | bytes | None,
+        origin: str | bytes | None,
+        referer: str | bytes | None,
+    ) -> Outcome:
+        """The outcome for a request without consent cookie that the fast key
+        cannot answer (see :meth:`fetch_decides`).
+
+        Raw values as in :meth:`cached_outcome`, plus the single values of
+        ``Host``, ``Origin`` and ``Referer``. Cached under all of them, apart
+        from the fast key: the same signals from another initiator can be
+        another role. Referers differ per page, so this cache is emptied when
+        full rather than frozen.
+        """
+        key = (dnt, gpc, fetch_site, fetch_dest, host, origin, referer)
+        found = self.classified.get(key)
+        if found is not None:
+            return found
+        role = self.role(
+            _text(host) or "",
+            _text(fetch_site),
+            _text(fetch_dest),
+            _text(origin),
+            _text(referer),
+        )
+        result = self._for_role(dnt, gpc, role)
+        if (
+            _cacheable(dnt)
+            and _cacheable(gpc)
+            and _cacheable(fetch_site)
+            and _cacheable(fetch_dest)
+            and all(v is None or len(v) <= _MAX_CACHED_URL for v in (host, origin, referer))
+        ):
+            if len(self.classified) >= _MAX_CACHE:
+                self.classified.clear()
+            self.classified[key] = result
+        return result
+
+    def _for_role(self, dnt: HeaderKey, gpc: HeaderKey, role: PartyRole) -> Outcome:
+        """Outcomes by signals and role: what an outcome without exception depends on."""
+        key = (dnt, gpc, role)
+        found = self._by_role.get(key)
+        if found is not None:
+            return found
+        result = self._compute(_texts(dnt), _texts(gpc), exception=False, role=role)
+        if len(self._by_role) < _MAX_CACHE and _cacheable(dnt) and _cacheable(gpc):
+            self._by_role[key] = result
         return result
 
     def outcome(
@@ -222,18 +362,19 @@ class Honoring:
     ) -> Outcome:
         """Resolve one request. Only requests with a consent id touch the store.
 
-        The party role comes from Fetch Metadata on both paths, so a consent
+        The party role comes from :meth:`role` on every path, so a consent
         cookie never changes how a request is classified, only whether an
         exception covers it.
         """
         if consent_id is None or not valid_consent_id(consent_id):
-            return self.cached_outcome(
-                None if dnt is None else tuple(dnt),
-                None if gpc is None else tuple(gpc),
-                sec_fetch_site,
-                sec_fetch_dest,
+            dnt_key = None if dnt is None else tuple(dnt)
+            gpc_key = None if gpc is None else tuple(gpc)
+            if self.fetch_decides(sec_fetch_site, origin, referer):
+                return self.cached_outcome(dnt_key, gpc_key, sec_fetch_site, sec_fetch_dest)
+            return self.classified_outcome(
+                dnt_key, gpc_key, sec_fetch_site, sec_fetch_dest, host, origin, referer
             )
-        role = _role(sec_fetch_site, sec_fetch_dest)
+        role = self.role(host, sec_fetch_site, sec_fetch_dest, origin, referer)
         target = _host_only(host)
         site = _site_host(referer, origin, sec_fetch_site, sec_fetch_dest) or target
         exceptions = self.consent_store.load(consent_id)
@@ -515,7 +656,7 @@ class Honoring:
         target = _host_only(host)
         if not target or _origin_tuple(origin) != _request_origin(scheme, host):
             return _error(SecurityError("the exception API only answers pages of this origin"))
-        secure = scheme == "https"
+        secure = scheme.lower() == "https"
         try:
             call = json.loads(body)
         except ValueError as exc:  # not UTF-8, not JSON, or a number of 4,300 digits
@@ -573,6 +714,19 @@ class Honoring:
 
 
 def _consent_cookie(cid: str, exceptions: ExceptionSet, now: float, secure: bool) -> bytes:
+    """The ``Set-Cookie`` for a consent id (``Max-Age=0`` once nothing is granted).
+
+    Third-party and web-wide exceptions only work if the browser sends the
+    cookie on cross-site subresource requests and accepts it from a cross-site
+    frame (a consent portal embedded elsewhere): that is ``SameSite=None``,
+    which browsers only take with ``Secure``. Over plain HTTP ``Secure`` is
+    impossible, so the cookie stays ``Lax`` there and only first-party
+    exceptions take effect (docs/exceptions.md). It is not ``Partitioned``:
+    the server matches each ``[site, target]`` duplet against the request's
+    top-level site itself, and a partitioned cookie would split one person's
+    consent into one id per top-level site, so a web-wide exception would hold
+    only under the site where it was granted.
+    """
     if not exceptions.grants:
         max_age = 0
     else:
@@ -586,10 +740,8 @@ def _consent_cookie(cid: str, exceptions: ExceptionSet, now: float, secure: bool
         "Path=/",
         f"Max-Age={max_age}",
         "HttpOnly",
-        "SameSite=Lax",
+        "SameSite=None; Secure" if secure else "SameSite=Lax",
     ]
-    if secure:
-        parts.append("Secure")
     return "; ".join(parts).encode("latin-1")
 
 
@@ -674,11 +826,14 @@ def _role(fetch_site: str | bytes | None, fetch_dest: str | bytes | None) -> Par
 
     A cross-site subresource or frame is a third-party request; everything
     else, including a top-level navigation from another site (the person chose
-    to come here) and requests without Fetch Metadata, is first party.
+    to come here) and requests without Fetch Metadata, is first party. This is
+    ``classify_request`` for the requests :meth:`Honoring.fetch_decides`; the
+    others go to the core.
     """
-    site = fetch_site.decode("latin-1") if isinstance(fetch_site, bytes) else fetch_site
-    dest = fetch_dest.decode("latin-1") if isinstance(fetch_dest, bytes) else fetch_dest
-    if site == "cross-site" and dest != "document":
+    # Stripped as the core strips them, so both readings agree on every value.
+    site = _text(fetch_site)
+    dest = _text(fetch_dest)
+    if site is not None and site.strip() == "cross-site" and (dest or "").strip() != "document":
         return PartyRole.THIRD_PARTY
     return PartyRole.FIRST_PARTY
 

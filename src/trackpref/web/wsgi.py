@@ -38,7 +38,15 @@ _MAX_API_BODY = 16 * 1024
 class WSGIPreferenceMiddleware:
     """Read DNT / Sec-GPC, decide, declare, enforce; see ``docs/middleware.md``."""
 
-    __slots__ = ("_outcomes", "_owned", "app", "honoring")
+    __slots__ = (
+        "_bare_settled",
+        "_classified",
+        "_fetch_settled",
+        "_outcomes",
+        "_owned",
+        "app",
+        "honoring",
+    )
 
     def __init__(
         self,
@@ -62,6 +70,9 @@ class WSGIPreferenceMiddleware:
 
         self._owned = ("/.", self.honoring.prefix)
         self._outcomes = self.honoring.outcomes
+        self._classified = self.honoring.classified
+        self._fetch_settled = self.honoring.fetch_settled
+        self._bare_settled = self.honoring.bare_settled
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         dnt = environ.get("HTTP_DNT")
@@ -71,11 +82,25 @@ class WSGIPreferenceMiddleware:
         cookie = environ.get("HTTP_COOKIE")
         honoring = self.honoring
         consent_id = None if cookie is None or _MARK not in cookie else _cookie(cookie)
-        if consent_id is None:
-            # One dict lookup for nearly every request (see Honoring.cached_outcome).
+        if consent_id is None and (
+            ("HTTP_REFERER" not in environ and "HTTP_ORIGIN" not in environ and self._bare_settled)
+            or fetch_site in self._fetch_settled
+        ):
+            # Fetch Metadata settles the role (Honoring.fetch_decides): one dict
+            # lookup for nearly every request (see Honoring.cached_outcome).
             outcome = self._outcomes.get(
                 (dnt, gpc, fetch_site, fetch_dest)
             ) or honoring.cached_outcome(dnt, gpc, fetch_site, fetch_dest)
+        elif consent_id is None:
+            # Origin, Referer or the party map decide: the core classifies.
+            host = environ.get("HTTP_HOST")
+            origin = environ.get("HTTP_ORIGIN")
+            referer = environ.get("HTTP_REFERER")
+            outcome = self._classified.get(
+                (dnt, gpc, fetch_site, fetch_dest, host, origin, referer)
+            ) or honoring.classified_outcome(
+                dnt, gpc, fetch_site, fetch_dest, host, origin, referer
+            )
         else:
             outcome = honoring.outcome(
                 None if dnt is None else (dnt,),
