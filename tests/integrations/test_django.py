@@ -29,7 +29,25 @@ def home(request: HttpRequest) -> HttpResponse:
     return response
 
 
-urlpatterns = [path("", home)]
+def role(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"role": request.trackpref.role.value})  # type: ignore[attr-defined]
+
+
+urlpatterns = [path("", home), path("role", role)]
+
+
+def test_django_takes_the_party_role_from_origin_and_referer_without_fetch_metadata() -> None:
+    # An older browser or a script: no Sec-Fetch-Site, but the page it came from.
+    client = Client()
+    referred = client.get("/role", headers={"Referer": "https://news.other.example/story"})
+    assert referred.json() == {"role": "third-party"}
+    own = client.get("/role", headers={"Referer": "http://testserver/page"})
+    assert own.json() == {"role": "first-party"}
+    fetch = client.get(
+        "/role",
+        headers={"Referer": "https://news.other.example/", "Sec-Fetch-Site": "same-origin"},
+    )
+    assert fetch.json() == {"role": "first-party"}, "Fetch Metadata, when sent, decides"
 
 
 def test_django_attaches_preference_and_sends_tk() -> None:

@@ -48,16 +48,23 @@ class PreferenceMiddleware:
         consent_id = request.COOKIES.get(CONSENT_COOKIE) or None
         fetch_site = meta.get("HTTP_SEC_FETCH_SITE")
         fetch_dest = meta.get("HTTP_SEC_FETCH_DEST")
-        if consent_id is None:
+        origin = meta.get("HTTP_ORIGIN")
+        referer = meta.get("HTTP_REFERER")
+        if consent_id is None and honoring.fetch_decides(fetch_site, origin, referer):
             outcome = honoring.cached_outcome(dnt, gpc, fetch_site, fetch_dest)
+        elif consent_id is None:
+            # Origin, Referer or the party map decide the role: the core classifies.
+            outcome = honoring.classified_outcome(
+                dnt, gpc, fetch_site, fetch_dest, _host(request), origin, referer
+            )
         else:
             outcome = honoring.outcome(
                 None if dnt is None else (dnt,),
                 None if gpc is None else (gpc,),
                 consent_id=consent_id,
                 host=_host(request),  # validated against ALLOWED_HOSTS: only when needed
-                referer=meta.get("HTTP_REFERER"),
-                origin=meta.get("HTTP_ORIGIN"),
+                referer=referer,
+                origin=origin,
                 sec_fetch_site=fetch_site,
                 sec_fetch_dest=fetch_dest,
             )
