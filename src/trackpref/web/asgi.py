@@ -35,18 +35,11 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SCOPE_KEY = "trackpref"
 _COOKIE_MARK = CONSENT_COOKIE.encode() + b"="
-#: The request headers the middleware reads, each numbered for the loop's
-#: branches. ``Host`` is not here: only the classified and consent paths need
-#: it, and scanning for it there is cheaper than one more branch per header.
-_WANTED = {
-    b"dnt": 0,
-    b"sec-gpc": 1,
-    b"sec-fetch-site": 2,
-    b"sec-fetch-dest": 3,
-    b"referer": 4,
-    b"cookie": 5,
-    b"origin": 6,
-}
+#: The request headers the first pass reads. ``Origin``, ``Referer`` and ``Host``
+#: are not among them: every current browser sends ``Sec-Fetch-Site``, which then
+#: settles the party role alone, and only the rarer requests without it (or with a
+#: party map, or a consent cookie) are scanned again for them.
+_WANTED = frozenset((b"dnt", b"sec-gpc", b"cookie", b"sec-fetch-site", b"sec-fetch-dest"))
 #: Response headers an app may have chosen itself (``Tk: U``, its own referrer policy).
 #: ASGI requires lower-case names; the usual spellings of careless apps are
 #: listed too, so one set lookup per header is the whole check.
@@ -100,53 +93,44 @@ class PreferenceMiddleware:
         fetch_site: bytes | None = None
         fetch_dest: bytes | None = None
         cookie: bytes | None = None
-        origin: bytes | None = None
-        referer: bytes | None = None
         for name, value in scope["headers"]:
-            # One dict lookup rejects the headers that do not matter.
+            # One set lookup rejects the headers that do not matter.
             if name not in _WANTED:
                 continue
-            code = _WANTED[name]
-            if code == 0:
-                dnt = value if dnt is None else (*_many(dnt), value)
-            elif code == 1:
-                gpc = value if gpc is None else (*_many(gpc), value)
-            elif code == 2:
+            if name == b"sec-fetch-site":
                 fetch_site = value
-            elif code == 3:
+            elif name == b"sec-fetch-dest":
                 fetch_dest = value
-            elif code == 4:
-                referer = value
-            elif code == 5:
-                if _COOKIE_MARK in value:
-                    cookie = value
-            else:
-                origin = value
+            elif name == b"dnt":
+                dnt = value if dnt is None else (*_many(dnt), value)
+            elif name == b"sec-gpc":
+                gpc = value if gpc is None else (*_many(gpc), value)
+            elif _COOKIE_MARK in value:
+                cookie = value
         consent_id = None if cookie is None else _cookie(cookie.decode("latin-1"))
-        if consent_id is not None:
-            outcome = self._with_consent(
-                scope, dnt, gpc, consent_id, fetch_site, fetch_dest, origin, referer
-            )
-        elif (referer is None and origin is None and self._bare_settled) or (
-            fetch_site in self._fetch_settled
-        ):
+        if consent_id is None and fetch_site in self._fetch_settled:
             # Fetch Metadata settles the role (Honoring.fetch_decides): one dict
             # lookup for nearly every request (see Honoring.cached_outcome).
             outcome = self._outcomes.get(
                 (dnt, gpc, fetch_site, fetch_dest)
             ) or self.honoring.cached_outcome(dnt, gpc, fetch_site, fetch_dest)
         else:
-            # Origin, Referer or the party map decide: the core classifies.
-            host = None
-            for name, value in scope["headers"]:  # _host inlined: the call would cost as much
-                if name == b"host":
-                    host = value
-                    break
-            outcome = self._classified.get(
-                (dnt, gpc, fetch_site, fetch_dest, host, origin, referer)
-            ) or self.honoring.classified_outcome(
-                dnt, gpc, fetch_site, fetch_dest, host, origin, referer
-            )
+            host, origin, referer = _initiator(scope)
+            if consent_id is not None:
+                outcome = self._with_consent(
+                    dnt, gpc, consent_id, fetch_site, fetch_dest, host, origin, referer
+                )
+            elif origin is None and referer is None and self._bare_settled:
+                outcome = self._outcomes.get(
+                    (dnt, gpc, fetch_site, fetch_dest)
+                ) or self.honoring.cached_outcome(dnt, gpc, fetch_site, fetch_dest)
+            else:
+                # Origin, Referer or the party map decide: the core classifies.
+                outcome = self._classified.get(
+                    (dnt, gpc, fetch_site, fetch_dest, host, origin, referer)
+                ) or self.honoring.classified_outcome(
+                    dnt, gpc, fetch_site, fetch_dest, host, origin, referer
+                )
         scope["trackpref"] = outcome.decision  # SCOPE_KEY, spelled out: no global lookup
 
         path: str = scope["path"]
@@ -193,12 +177,12 @@ class PreferenceMiddleware:
 
     def _with_consent(
         self,
-        scope: Scope,
         dnt: bytes | tuple[bytes, ...] | None,
         gpc: bytes | tuple[bytes, ...] | None,
         consent_id: str,
         fetch_site: bytes | None,
         fetch_dest: bytes | None,
+        host: bytes | None,
         origin: bytes | None,
         referer: bytes | None,
     ) -> Outcome:
@@ -211,7 +195,7 @@ class PreferenceMiddleware:
             _decoded(dnt),
             _decoded(gpc),
             consent_id=consent_id,
-            host=_str(_host(scope)) or "",
+            host=_str(host) or "",
             referer=_str(referer),
             origin=_str(origin),
             sec_fetch_site=_str(fetch_site),
@@ -266,12 +250,23 @@ def _many(value: bytes | tuple[bytes, ...]) -> tuple[bytes, ...]:
     return value if isinstance(value, tuple) else (value,)
 
 
-def _host(scope: Scope) -> bytes | None:
-    """The ``Host`` header (the first, as servers use it), for the slower paths."""
+def _initiator(scope: Scope) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """(``Host``, ``Origin``, ``Referer``) for the paths Fetch Metadata cannot settle.
+
+    ``Host`` is the first (as servers use it); ``Origin`` and ``Referer`` the
+    last, as one assignment per header leaves them.
+    """
+    host: bytes | None = None
+    origin: bytes | None = None
+    referer: bytes | None = None
     for name, value in scope["headers"]:
-        if name == b"host":
-            return value  # type: ignore[no-any-return]
-    return None
+        if name == b"origin":
+            origin = value
+        elif name == b"referer":
+            referer = value
+        elif name == b"host" and host is None:
+            host = value
+    return host, origin, referer
 
 
 def _str(value: bytes | None) -> str | None:
