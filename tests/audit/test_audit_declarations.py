@@ -117,6 +117,17 @@ def test_dnt_policy() -> None:
     assert "not an accepted EFF policy" in other.problems[0]
 
 
+def test_checklist_47_the_eff_policy_counts_per_host_over_https_only() -> None:
+    body = b"our policy\n"
+    accepted = {hashlib.sha1(body, usedforsecurity=False).hexdigest(): "test"}
+    elsewhere = Fetched(URL, "https://policies.example/dnt-policy.txt", 200, (), body)
+    plain = Fetched(URL, "http://shop.example/.well-known/dnt-policy.txt", 200, (), body)
+    for case, needle in ((elsewhere, "another host"), (plain, "plain HTTP")):
+        decl = evaluate_dnt_policy(case, accepted=accepted)
+        assert decl.compliant is False
+        assert any(needle in p for p in decl.problems)
+
+
 def test_origin_declarations_collect_problems_and_failures() -> None:
     failure = Failure(FailureKind.TLS, "bad certificate")
     decls = OriginDeclarations(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from trackpref.signals.dnt_policy import check_dnt_policy
 from trackpref.signals.gpc_support import parse_gpc_json
@@ -254,15 +255,24 @@ def evaluate_dnt_policy(
             f"dnt-policy.txt: SHA-1 {check.sha1} is not an accepted EFF policy text "
             "(the text must be posted unmodified)"
         )
-    if not fetched.final_url.startswith("https://"):
+    # The policy counts per host, over HTTPS only (checklist 47): a text reached
+    # by a redirect to another host, or over plain HTTP, says nothing of this one.
+    https = fetched.final_url.startswith("https://")
+    same_host = urlsplit(fetched.final_url).hostname == urlsplit(fetched.url).hostname
+    if not https:
         problems.append(
             "dnt-policy.txt: served over plain HTTP; Privacy Badger reads it over HTTPS only"
+        )
+    if not same_host:
+        problems.append(
+            f"dnt-policy.txt: redirected to another host ({fetched.final_url[:120]}); the EFF "
+            "policy counts for the host that posts it"
         )
     return DNTPolicyDeclaration(
         url=fetched.url,
         present=True,
         status=fetched.status,
-        compliant=check.compliant,
+        compliant=check.compliant and https and same_host,
         sha1=check.sha1,
         version=check.version,
         problems=tuple(problems),
