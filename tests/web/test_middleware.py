@@ -356,7 +356,7 @@ def test_malformed_headers_never_500(
     assert "tk" in r.headers
 
 
-def test_checklist_21_24_tk_on_the_middlewares_own_responses(
+def test_checklist_22_24_tk_on_the_middlewares_own_responses(
     make_client: Callable[..., httpx.Client],
 ) -> None:
     """A dynamic site sends Tk on every response, its declarations included, once."""
@@ -367,8 +367,13 @@ def test_checklist_21_24_tk_on_the_middlewares_own_responses(
     assert client.get("/.well-known/dnt/nope").headers.get_list("tk") == ["T;tracking"]
     r = _api(client, "store", {})
     assert r.headers.get_list("tk") == ["U"]
+    # Asking changes nothing: the request's own status, never U (TPE §6.3.3).
     r = _api(client, "exists", {})
-    assert len(r.headers.get_list("tk")) == 1
+    assert r.headers.get_list("tk") == ["T;tracking"]
+    r = _api(client, "remove", {})
+    assert r.headers.get_list("tk") == ["U"]
+    r = _api(client, "exists", {})
+    assert r.headers.get_list("tk") == ["T;tracking"]
 
 
 # -- regressions found in review ------------------------------------------------
