@@ -163,9 +163,14 @@ def test_claim_but_violate(report: dict[str, Any]) -> None:
     contradictions = [e["detail"] for e in evidence if e["kind"] == "contradiction"]
     assert any("gpc: true" in d for d in contradictions)
     assert any("tracking N" in d for d in contradictions)
-    assert any("EFF DNT policy" in d for d in contradictions)
     assert any("Tk: N" in d for d in contradictions)
-    assert liar["declarations"]["dnt_policy"]["compliant"] is True
+    # The fixture serves over plain HTTP, where the EFF policy claims nothing
+    # (checklist 47: per host, HTTPS only); test_audit_verdicts holds the claim
+    # to the behaviour over HTTPS.
+    policy = liar["declarations"]["dnt_policy"]
+    assert policy["compliant"] is False
+    assert any("plain HTTP" in p for p in policy["problems"])
+    assert not any("EFF DNT policy" in d for d in contradictions)
 
 
 def test_malformed_declarations(report: dict[str, Any]) -> None:

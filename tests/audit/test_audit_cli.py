@@ -107,7 +107,7 @@ def test_end_to_end_with_fail_on_violation(fixture_web: FixtureWeb, tmp_path: Pa
     assert "3 site(s): 2 compliant, 1 not compliant" in proc.stdout
     document = json.loads((out / "report.json").read_text())
     liar = document["sites"][1]
-    assert liar["declarations"]["dnt_policy"]["compliant"] is True
+    assert liar["declarations"]["dnt_policy"]["compliant"] is False  # plain HTTP: no claim
     assert liar["verdicts"]["claims_contradicted"] is True
     assert (out / "report.html").stat().st_size > 1000
     by_address = document["sites"][2]
