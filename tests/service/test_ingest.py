@@ -81,7 +81,11 @@ def test_requests_of_one_pass_of_the_loop_share_the_idle_writers_commit() -> Non
 
     async def main() -> None:
         w.start()
-        await asyncio.sleep(0.05)  # the writer is asleep
+        for _ in range(500):  # until the writer is asleep
+            if w._idle:
+                break
+            await asyncio.sleep(0.01)
+        assert w._idle
         futs = []
         for _ in range(10):
             futs.append(w.submit(prepared()))
