@@ -22,6 +22,22 @@ def test_file_outbox_writes_readable_messages(tmp_path: Path) -> None:
     assert not list((tmp_path / "out").glob("*.tmp"))
 
 
+def test_file_outbox_forgets_messages_once_their_codes_are_dead(tmp_path: Path) -> None:
+    import time
+
+    outbox = FileOutbox(tmp_path / "out")
+    outbox.send(Message("old@mail.example", "Your code", "Code: 111111\n"))
+    cutoff = time.time()
+    time.sleep(0.01)
+    outbox.send(Message("new@mail.example", "Your code", "Code: 222222\n"))
+    (tmp_path / "out" / "notes.eml").write_text("not one of ours")
+    assert outbox.prune(cutoff) == 1
+    [kept] = [m for m in outbox.messages() if m["To"]]
+    assert kept["To"] == "new@mail.example"
+    assert (tmp_path / "out" / "notes.eml").exists(), "a file it did not write is left alone"
+    assert outbox.prune(cutoff) == 0
+
+
 @pytest.mark.parametrize(
     ("to", "subject", "field"),
     [

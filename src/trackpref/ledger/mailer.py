@@ -161,6 +161,22 @@ class FileOutbox:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    def prune(self, before: float) -> int:
+        """Remove the messages written before ``before`` (a Unix time); how many went.
+
+        Each file holds an address and a one-time code. Once the code has
+        expired they serve nobody, and a development outbox left running would
+        otherwise keep every address it ever saw.
+        """
+        cutoff = int(before * 1e9)
+        removed = 0
+        for path in self.directory.glob("*.eml"):
+            written = path.name.partition("-")[0]
+            if written.isdigit() and int(written) < cutoff:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
     def messages(self) -> list[EmailMessage]:
         """Every message written, oldest first (for development tools and tests)."""
         from email import message_from_bytes

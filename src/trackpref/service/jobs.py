@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..ledger import Event, Ledger
 from ..ledger.retention import RetentionScheduler
+from ..ledger.rights import UNVERIFIED_TTL
 from ..signals.preference import Preference
 
 if TYPE_CHECKING:
@@ -71,7 +72,11 @@ def run_retention(service: Service, now: float) -> dict[str, Any]:
         expired += service.rights(site).expire_requests(now)
     cutoff = dt.datetime.fromtimestamp(now, dt.UTC).date() - dt.timedelta(days=TALLY_DAYS)
     tallies = service.tables.delete_tallies_before(cutoff.isoformat())
-    return {"rows": purged, "tally_rows": tallies, "requests_expired": expired}
+    result: dict[str, Any] = {"rows": purged, "tally_rows": tallies, "requests_expired": expired}
+    outbox = service.outbox()
+    if outbox is not None:  # development mail: addresses and codes, kept no longer than a request
+        result["outbox_pruned"] = outbox.prune(now - UNVERIFIED_TTL.min_seconds)
+    return result
 
 
 def run_salts(service: Service, now: float) -> dict[str, Any]:
