@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
+from subprocess import CompletedProcess
 from typing import Any
 
 import pytest
@@ -77,9 +78,9 @@ def test_malformed_tracker_entries_are_warned_about_not_fatal(
     assert "'rule' string" in warning
 
 
-@pytest.mark.slow
-def test_a_bad_mitmproxy_option_is_reported(tmp_path: Path) -> None:
-    done = subprocess.run(
+def _real_proxy(tmp_path: Path, *args: str, confdir: Path | None = None) -> CompletedProcess[str]:
+    """``trackpref proxy`` as a real process, for what only a real start shows."""
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -91,15 +92,19 @@ def test_a_bad_mitmproxy_option_is_reported(tmp_path: Path) -> None:
             "--preference",
             str(tmp_path / "p.json"),
             "--confdir",
-            str(tmp_path / "mitm"),
-            "--set",
-            "no_such_option=1",
+            str(confdir or tmp_path / "mitm"),
+            *args,
         ],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+@pytest.mark.slow
+def test_a_bad_mitmproxy_option_is_reported(tmp_path: Path) -> None:
+    done = _real_proxy(tmp_path, "--set", "no_such_option=1")
     assert done.returncode == 1
     assert "--set:" in done.stderr
     assert "no_such_option" in done.stderr
@@ -252,25 +257,7 @@ def test_a_usable_confdir_is_created_and_the_proxy_starts(
 def test_an_unusable_confdir_stops_the_real_proxy_without_a_traceback(tmp_path: Path) -> None:
     file = tmp_path / "file"
     file.write_text("x")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trackpref",
-            "proxy",
-            "--listen-port",
-            "0",
-            "--no-learn",
-            "--preference",
-            str(tmp_path / "p.json"),
-            "--confdir",
-            str(file / "sub"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _real_proxy(tmp_path, confdir=file / "sub")
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert (

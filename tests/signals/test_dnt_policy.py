@@ -91,3 +91,14 @@ def test_property_check_agrees_with_the_table(body: bytes) -> None:
     assert result.version == EFF_POLICY_HASHES.get(result.sha1)
     if body.isascii() and not body.startswith(b"\xef\xbb\xbf"):
         assert result.sha1 == hashlib.sha1(body).hexdigest()
+
+
+def test_checklist_47_the_policy_counts_per_host_over_https_only() -> None:
+    from trackpref.signals.dnt_policy import dnt_policy_location_problems
+
+    url = "https://shop.example/.well-known/dnt-policy.txt"
+    assert dnt_policy_location_problems(url, url) == []
+    [plain] = dnt_policy_location_problems(url, url.replace("https:", "http:"))
+    assert "plain HTTP" in plain
+    [moved] = dnt_policy_location_problems(url, "https://policies.example/dnt-policy.txt")
+    assert "another host" in moved

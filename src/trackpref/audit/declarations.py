@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
-from trackpref.signals.dnt_policy import check_dnt_policy
+from trackpref.signals.dnt_policy import check_dnt_policy, dnt_policy_location_problems
 from trackpref.signals.gpc_support import parse_gpc_json
 from trackpref.signals.tsr import (
     TrackingStatusResource,
@@ -255,24 +254,13 @@ def evaluate_dnt_policy(
             f"dnt-policy.txt: SHA-1 {check.sha1} is not an accepted EFF policy text "
             "(the text must be posted unmodified)"
         )
-    # The policy counts per host, over HTTPS only (checklist 47): a text reached
-    # by a redirect to another host, or over plain HTTP, says nothing of this one.
-    https = fetched.final_url.startswith("https://")
-    same_host = urlsplit(fetched.final_url).hostname == urlsplit(fetched.url).hostname
-    if not https:
-        problems.append(
-            "dnt-policy.txt: served over plain HTTP; Privacy Badger reads it over HTTPS only"
-        )
-    if not same_host:
-        problems.append(
-            f"dnt-policy.txt: redirected to another host ({fetched.final_url[:120]}); the EFF "
-            "policy counts for the host that posts it"
-        )
+    located = dnt_policy_location_problems(fetched.url, fetched.final_url)
+    problems.extend(located)
     return DNTPolicyDeclaration(
         url=fetched.url,
         present=True,
         status=fetched.status,
-        compliant=check.compliant and https and same_host,
+        compliant=check.compliant and not located,
         sha1=check.sha1,
         version=check.version,
         problems=tuple(problems),

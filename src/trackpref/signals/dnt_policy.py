@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
+from urllib.parse import urlsplit
 
 __all__ = [
     "DNT_POLICY_PATH",
@@ -24,6 +25,7 @@ __all__ = [
     "MAX_DNT_POLICY_BYTES",
     "DNTPolicyCheck",
     "check_dnt_policy",
+    "dnt_policy_location_problems",
     "dnt_policy_sha1",
 ]
 
@@ -78,3 +80,24 @@ def check_dnt_policy(body: bytes, *, accepted: Mapping[str, str] | None = None) 
     table = EFF_POLICY_HASHES if accepted is None else accepted
     version = table.get(digest)
     return DNTPolicyCheck(compliant=version is not None, sha1=digest, version=version)
+
+
+def dnt_policy_location_problems(requested: str, final: str) -> list[str]:
+    """Why a policy text read at ``final`` (asked for at ``requested``) says
+    nothing of the host asked about; empty when it counts.
+
+    The EFF policy counts per host, over HTTPS only (checklist 47, as Privacy
+    Badger reads it): a text reached over plain HTTP, or by a redirect to
+    another host, binds that host to nothing.
+    """
+    problems: list[str] = []
+    if urlsplit(final).scheme != "https":
+        problems.append(
+            "dnt-policy.txt: served over plain HTTP; Privacy Badger reads it over HTTPS only"
+        )
+    if urlsplit(final).hostname != urlsplit(requested).hostname:
+        problems.append(
+            f"dnt-policy.txt: redirected to another host ({final[:120]}); the EFF "
+            "policy counts for the host that posts it"
+        )
+    return problems
