@@ -29,12 +29,10 @@ def clean_text(text: str) -> str:
         return text
     try:
         text.encode("utf-8")
+        return text  # the common case: nothing lone to replace
     except UnicodeEncodeError:
-        pass
-    else:
-        return text
-    joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return _SURROGATE.sub(REPLACEMENT, joined)
+        joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+        return _SURROGATE.sub(REPLACEMENT, joined)
 
 
 def clean_json(value: Any) -> Any:
