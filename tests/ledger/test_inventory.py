@@ -257,6 +257,40 @@ def test_site_and_eff_rules() -> None:
     assert "EFF" in found[0][2]
 
 
+@pytest.mark.parametrize(
+    ("value", "wanted"),
+    [("12 hours", "shorter than a day"), ("0d", "positive"), ("soon", "duration")],
+)
+def test_records_retention_must_be_a_duration_of_a_day_or_more(value: str, wanted: str) -> None:
+    found = problems(
+        f"""
+        version = 1
+        [site]
+        name = "x"
+        records_retention = "{value}"
+        [datasets.v]
+        purposes = ["security"]
+        legal_basis = "contract"
+        [datasets.v.fields.a]
+        category = "a"
+        """
+    )
+    assert [(line, f) for line, f, _ in found] == [(5, "site.records_retention")]
+    assert wanted in found[0][2]
+
+
+def test_records_retention_defaults_to_24_months_and_is_published() -> None:
+    base = (
+        '[site]\nname = "x"\n{extra}[datasets.v]\npurposes = ["security"]\n'
+        'legal_basis = "contract"\n[datasets.v.fields.a]\ncategory = "a"\n'
+    )
+    default = parse_inventory("version = 1\n" + base.format(extra=""))
+    assert default.site.records_retention == Duration(24, Unit.MONTHS)
+    longer = parse_inventory("version = 1\n" + base.format(extra='records_retention = "3 years"\n'))
+    assert longer.site.records_retention == Duration(3, Unit.YEARS)
+    assert longer.site.as_dict()["records_retention"] == Duration(3, Unit.YEARS).to_json()
+
+
 def test_missing_site_and_datasets() -> None:
     found = problems('title = "x"\n')
     fields = [f for _, f, _ in found]

@@ -49,6 +49,7 @@ def test_html_lists_every_dataset_field_and_recipient() -> None:
     assert "5000" in text  # EFF policy promise
     assert "encrypted with your own key" in text
     assert "receives nothing under Do Not Track" in text  # the third-party ad network
+    assert "are kept 24 months as evidence, then deleted" in " ".join(text.split())
 
 
 def test_html_escapes_what_the_site_owner_wrote() -> None:

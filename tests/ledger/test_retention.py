@@ -15,6 +15,13 @@ from trackpref.ledger.durations import Duration, Unit
 from trackpref.ledger.inventory import Inventory, load_inventory, parse_inventory
 from trackpref.ledger.retention import RetentionScheduler, cutoff, expires_at
 from trackpref.ledger.storage import EventRow, Store, open_store
+from trackpref.ledger.storage.base import (
+    AuditEntry,
+    Consent,
+    PurgeEntry,
+    RightsRequest,
+    Verification,
+)
 from trackpref.signals import resolve_headers
 
 EXAMPLE = str(resources.files("trackpref").joinpath("examples", "inventory.toml"))
@@ -371,3 +378,157 @@ def test_purged_rows_leave_no_bytes_in_the_sqlite_files(tmp_path: Path) -> None:
     # ... and after it closed
     assert marker_counts(db, b"/expired/ZEBRA-") == 0
     assert marker_counts(db, b"OLD.example") == 0
+
+
+# -- records of finished business -----------------------------------------------
+
+#: One record of each kind: (kind, finished?) -> how it is written at time ``ts``.
+RECORD_KINDS = ("audit", "purge", "webhook", "consent", "request")
+
+
+def add_record(store: Store, kind: str, ts: float, finished: bool, n: int) -> str:
+    """Write one record made (or ended) at ``ts``; returns a key to find it again."""
+    key = f"{kind}-{n}"
+    if kind == "audit":
+        store.append_audit(AuditEntry(ts=ts, action="test.record", request_id=key))
+    elif kind == "purge":
+        store.append_purge(PurgeEntry(ts=ts, dataset=key, rows=1, cutoff=ts, retention="10 days"))
+    elif kind == "webhook":
+        item = store.enqueue_webhook(
+            request_id=key, recipient="crm", url="https://crm.example/hook", payload="{}", at=ts
+        )
+        if finished:
+            store.update_webhook(item, status="delivered", delivered_at=ts, payload="")
+    elif kind == "consent":
+        store.add_consent(
+            Consent(
+                subject_ref=key,
+                kind="exception",
+                targets=("ads.example",),
+                granted_at=ts - DAY,
+                withdrawn_at=ts if finished else None,
+            )
+        )
+    else:
+        store.create_request(
+            RightsRequest(
+                id=key,
+                kind="access",
+                regime="ccpa",
+                status="completed" if finished else "received",
+                received_at=ts - DAY,
+                due_at=ts + 44 * DAY,
+                completed_at=ts if finished else None,
+            )
+        )
+        store.put_verification(Verification(request_id=key, code_hash="x", expires_at=ts))
+    return key
+
+
+def present(store: Store, kind: str, key: str) -> bool:
+    if kind == "audit":
+        return bool(store.audit_entries(request_id=key))
+    if kind == "purge":
+        return bool(store.purges(key))
+    if kind == "webhook":
+        return bool(store.outbox(key))
+    if kind == "consent":
+        return bool(store.consents_for(key))
+    found = store.get_request(key) is not None
+    assert found == (store.get_verification(key) is not None), "a code outlived its request"
+    return found
+
+
+def test_finished_records_go_after_the_records_retention_and_open_ones_stay(
+    store: Store,
+) -> None:
+    assert str(INV.site.records_retention) == "24 months"
+    now = T0 + 900 * DAY
+    limit = cutoff(INV.site.records_retention, now)
+    cases: list[tuple[str, str, bool]] = []
+    for n, kind in enumerate(RECORD_KINDS):
+        for ts, finished, kept in (
+            (limit - DAY, True, False),  # finished, past its time: goes
+            (limit + DAY, True, True),  # finished, still within its time
+            (limit - 300 * DAY, False, kind in ("webhook", "consent", "request")),  # open
+        ):
+            key = add_record(store, kind, ts, finished, len(cases) + n * 10)
+            cases.append((kind, key, kept))
+    report = RetentionScheduler(INV, store).run_once(now)
+    for kind, key, kept in cases:
+        assert present(store, kind, key) == kept, (kind, key)
+    assert report.records == {
+        "audit_log": 2,  # an audit entry and a purge entry are finished when written
+        "purge_log": 2,
+        "webhook_outbox": 1,
+        "consents": 1,
+        "rights_requests": 1,
+        "verifications": 1,
+    }
+    # The run says what it deleted, in the (new) audit log.
+    (run,) = [e for e in store.audit_entries() if e.action == "retention.run"]
+    assert run.detail["records"] == report.records
+    assert report.as_dict()["records"] == report.records
+
+
+def test_records_are_kept_until_their_time_not_purged_ahead(store: Store) -> None:
+    """Evidence the CCPA asks to keep 24 months must not go early: no lead."""
+    now = T0 + 900 * DAY
+    limit = cutoff(INV.site.records_retention, now)
+    key = add_record(store, "request", limit + 1.0, True, 1)
+    RetentionScheduler(INV, store, lead=3600.0).run_once(now)
+    assert present(store, "request", key)
+    RetentionScheduler(INV, store, lead=3600.0).run_once(now + 2.0)
+    assert not present(store, "request", key)
+
+
+def test_records_of_another_site_are_its_own_business(store_url: str) -> None:
+    now = T0 + 900 * DAY
+    old = cutoff(INV.site.records_retention, now) - DAY
+    with (
+        open_store(store_url, site="news.example") as mine,
+        open_store(store_url, site="other.example") as theirs,
+    ):
+        keys = [add_record(theirs, kind, old, True, i) for i, kind in enumerate(RECORD_KINDS)]
+        RetentionScheduler(INV, mine).run_once(now)
+        assert all(present(theirs, k, key) for k, key in zip(RECORD_KINDS, keys, strict=True))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    records=st.lists(
+        st.tuples(
+            st.sampled_from(RECORD_KINDS),
+            st.floats(min_value=0, max_value=1500),  # age in days
+            st.booleans(),
+        ),
+        max_size=30,
+    ),
+    months=st.integers(min_value=1, max_value=48),
+)
+def test_property_no_finished_record_outlives_the_records_retention(
+    records: list[tuple[str, float, bool]], months: int
+) -> None:
+    inventory = parse_inventory(
+        Path(EXAMPLE)
+        .read_text()
+        .replace("[site]\n", f'[site]\nrecords_retention = "{months} months"\n', 1)
+    )
+    assert inventory.site.records_retention == Duration(months, Unit.MONTHS)
+    now = T0 + 2000 * DAY
+    limit = cutoff(inventory.site.records_retention, now)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(Path(tmp) / "l.db", site="news.example")
+        try:
+            written = [
+                (kind, add_record(store, kind, now - age * DAY, finished, i), age, finished)
+                for i, (kind, age, finished) in enumerate(records)
+            ]
+            RetentionScheduler(inventory, store).run_once(now)
+            for kind, key, age, finished in written:
+                ts = now - age * DAY
+                # Audit and purge entries are finished when they are written.
+                done = finished or kind in ("audit", "purge")
+                assert present(store, kind, key) == (not done or ts >= limit), (kind, age)
+        finally:
+            store.close()

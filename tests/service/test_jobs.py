@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from conftest import BEARER, service_of
 from trackpref.service.jobs import run_retention, run_rollup, run_salts, run_webhooks
+from trackpref.signals.tracking_exceptions import Duplet, ExceptionSet, Grant
 
 SITE = "news.example"
 DAY = 86400.0
@@ -115,6 +116,47 @@ def test_retention_expires_rights_requests_nobody_verified(
         assert kept is not None
         assert kept.status == "expired"
         assert kept.email is None
+
+
+def test_records_of_finished_business_go_after_the_records_retention(
+    make_app: Callable[..., Starlette],
+) -> None:
+    """Evidence is kept 24 months, then goes: requests, audit entries, a browser's
+    exception history and ended exception records; job runs after 30 days."""
+    with TestClient(make_app()) as client:
+        svc = service_of(client)
+        visits(client, 1)
+        now = time.time()
+        req = svc.rights(SITE).open_request("access", "someone@mail.example")
+        svc.tables.claim_job("rollup", 1, "old", now - 40 * DAY)
+        svc.tables.finish_job("rollup", 1, now - 40 * DAY, "ok")
+        svc.tables.claim_job("rollup", 2, "new", now - DAY)
+        svc.tables.finish_job("rollup", 2, now - DAY, "ok")
+        first = run_retention(svc, now + 2 * DAY)  # nobody verified: the request expires
+        assert first["records"] == {"service_job_runs": 1}
+        assert [r[1] for r in svc.tables.job_runs("rollup")] == [2], "kept 30 days"
+        consents = svc.consent_store
+        site = Duplet("news.example", "*")
+        ended = ExceptionSet((Grant((site,), now - DAY, now + DAY),))
+        forever = ExceptionSet((Grant((site,), now - DAY, None),))
+        consents.save("ended-id", ended, event="store", now=now)
+        consents.save("live-id", forever, event="store", now=now)
+
+        within = run_retention(svc, now + 700 * DAY)
+        assert within["records"] == {"service_job_runs": 1}, "evidence stays 24 months"
+        store = svc.rights(SITE).store
+        assert store.get_request(req.id) is not None
+        after = run_retention(svc, now + 760 * DAY)
+        records = after["records"]
+        assert records["rights_requests"] == 1
+        assert records["audit_log"] >= 3  # received, verification sent, expired, runs
+        assert records["service_consent_events"] == 2
+        assert records["service_consent_records"] == 1
+        assert store.get_request(req.id) is None
+        assert store.audit_entries(request_id=req.id) == []
+        assert consents.history("ended-id") == []
+        assert consents.load("ended-id").grants == ()
+        assert consents.load("live-id").grants == forever.grants, "a live exception stays"
 
 
 def test_deletions_reach_the_inventorys_recipients_by_signed_webhook(

@@ -81,6 +81,11 @@ EFF_MIN_K = 5000
 #: Raw logs are short-lived unless a site deliberately says otherwise; the EFF
 #: policy allows at most 10 days.
 DEFAULT_RAW_LOG_RETENTION = Duration(10, Unit.DAYS)
+#: How long the records of what was done are kept (the audit and purge logs,
+#: finished rights requests, sent webhooks, ended consents): the CCPA
+#: regulations (11 CCR § 7101) ask for at least 24 months of request records,
+#: and storage limitation asks for no longer than needed.
+DEFAULT_RECORDS_RETENTION = Duration(24, Unit.MONTHS)
 #: Names the storage layer uses for its own columns.
 RESERVED_FIELD_NAMES = frozenset(
     {"id", "site", "dataset", "ts", "subject", "subject_ref", "visitor_hash", "purposes"}
@@ -311,6 +316,7 @@ class Site:
     url: str | None = None
     eff_dnt_policy: bool = False
     raw_log_retention: Duration = DEFAULT_RAW_LOG_RETENTION
+    records_retention: Duration = DEFAULT_RECORDS_RETENTION
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -320,6 +326,7 @@ class Site:
             "url": self.url,
             "eff_dnt_policy": self.eff_dnt_policy,
             "raw_log_retention": self.raw_log_retention.to_json(),
+            "records_retention": self.records_retention.to_json(),
         }
 
 
@@ -408,7 +415,15 @@ _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 _E = TypeVar("_E", bound=enum.StrEnum)
 
 _TOP_KEYS = {"version", "site", "purposes", "recipients", "datasets"}
-_SITE_KEYS = {"name", "controller", "contact", "url", "eff_dnt_policy", "raw_log_retention"}
+_SITE_KEYS = {
+    "name",
+    "controller",
+    "contact",
+    "url",
+    "eff_dnt_policy",
+    "raw_log_retention",
+    "records_retention",
+}
 _PURPOSE_KEYS = {"description", "counts_as"}
 _RECIPIENT_KEYS = {
     "name",
@@ -811,6 +826,14 @@ class _Builder:
                 (*path, "raw_log_retention"),
                 f"{raw} is longer than the 10 days the EFF DNT policy allows for logs",
             )
+        records = self.duration(table, "records_retention", path, DEFAULT_RECORDS_RETENTION)
+        assert records is not None
+        if not Duration(1, Unit.DAYS).at_most(records):
+            self.problem(
+                (*path, "records_retention"),
+                f"{records} is shorter than a day: a finished request's record must "
+                "outlive the run that finishes it",
+            )
         return Site(
             name=name or "?",
             controller=self.string(table, "controller", path, "") or "",
@@ -818,6 +841,7 @@ class _Builder:
             url=self.url(table, "url", path),
             eff_dnt_policy=eff,
             raw_log_retention=raw,
+            records_retention=records,
         )
 
     def purposes(self) -> dict[str, PurposeSpec]:

@@ -3,8 +3,10 @@
 Three jobs keep the data honest over time:
 
 * ``retention``: the ledger's :class:`RetentionScheduler` for every site
-  (nothing outlives its declared retention; each purge is logged), and day
-  tallies older than the longest retention are dropped;
+  (nothing outlives its declared retention; each purge is logged; records of
+  finished business go after ``[site] records_retention``), day tallies older
+  than the longest retention are dropped, and so are a browser's exception
+  history past the records retention and job runs past 30 days;
 * ``salts``: destroys the visitor-hash salts of closed days
   (:meth:`VisitorHasher.rotate`), after which nobody can link those hashes;
 * ``rollup``: the ledger's k-anonymous :func:`rollup` of each closed day's raw
@@ -35,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..ledger import Event, Ledger
 from ..ledger.retention import RetentionScheduler
+from ..ledger.retention import cutoff as retention_cutoff
 from ..ledger.rights import UNVERIFIED_TTL
 from ..signals.preference import Preference
 
@@ -48,6 +51,9 @@ log = logging.getLogger("trackpref.service.jobs")
 _LOCK_BASE = 0x7472_6B6A_0000  # "trkj" + a per-job number
 #: Days of tallies kept (13 months and a bit: the rollups' retention).
 TALLY_DAYS = 400
+#: Days a finished job run is remembered (bookkeeping; the newest run of each
+#: job is what the dashboard and the exactly-once claim need).
+JOB_RUN_DAYS = 30
 #: A day is rolled up once it ended this long ago (the salts' grace, and late beacons).
 ROLLUP_AFTER = 2 * 3600.0
 _ROLLUP_DIMENSIONS = ("referrer_domain", "device", "region", "preference")
@@ -64,15 +70,31 @@ def run_retention(service: Service, now: float) -> dict[str, Any]:
     # maximum: deleting a little early is allowed, late is not).
     lead = service.config.jobs["retention"] * 1.5 + 60.0
     purged = expired = 0
+    records: dict[str, int] = {}
     for site in service.collector.known_sites():
         store = service.collector.store_for(site)
         report = RetentionScheduler(service.inventory, store, lead=lead).run_once(now)
         purged += report.rows
+        for table, n in report.records.items():
+            records[table] = records.get(table, 0) + n
         # Rights requests nobody verified keep an address for no purpose.
         expired += service.rights(site).expire_requests(now)
     cutoff = dt.datetime.fromtimestamp(now, dt.UTC).date() - dt.timedelta(days=TALLY_DAYS)
     tallies = service.tables.delete_tallies_before(cutoff.isoformat())
-    result: dict[str, Any] = {"rows": purged, "tally_rows": tallies, "requests_expired": expired}
+    result: dict[str, Any] = {
+        "rows": purged,
+        "tally_rows": tallies,
+        "requests_expired": expired,
+        "records": records,
+    }
+    own = service.tables.purge_records(
+        retention_cutoff(service.inventory.site.records_retention, now),
+        job_runs_before=now - JOB_RUN_DAYS * 86400.0,
+        now=now,
+    )
+    for table, n in own.items():
+        if n:
+            records[table] = records.get(table, 0) + n
     outbox = service.outbox()
     if outbox is not None:  # development mail: addresses and codes, kept no longer than a request
         result["outbox_pruned"] = outbox.prune(now - UNVERIFIED_TTL.min_seconds)

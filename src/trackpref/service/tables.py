@@ -314,6 +314,39 @@ class ServiceTables:
         slot, finished, outcome = rows[0]
         return int(slot), None if finished is None else float(finished), outcome
 
+    # -- records retention ----------------------------------------------------------
+    def purge_records(self, before: float, *, job_runs_before: float, now: float) -> dict[str, int]:
+        """The service's share of the records retention; rows deleted per table.
+
+        A browser's exception history (``service_consent_events``) is evidence
+        of what it granted, kept like the ledger's records; an exception
+        record none of whose grants is live any more, and that nobody changed
+        since ``before``, grants nothing and goes too. Job runs are
+        bookkeeping, not evidence: they go after ``job_runs_before``.
+        """
+        store = self.store
+        out: dict[str, int] = {}
+        with store.transaction():
+            out["service_consent_events"] = store.execute(
+                "DELETE FROM service_consent_events WHERE at < ?", (before,)
+            )
+            stale = store.query(
+                "SELECT consent_id, exceptions FROM service_consent_records WHERE updated < ?",
+                (before,),
+            )
+            ended = [cid for cid, text in stale if not _grants_live(text, now)]
+            out["service_consent_records"] = 0
+            for cid in ended:
+                out["service_consent_records"] += store.execute(
+                    "DELETE FROM service_consent_records WHERE consent_id = ? AND updated < ?",
+                    (cid, before),
+                )
+            out["service_job_runs"] = store.execute(
+                "DELETE FROM service_job_runs WHERE started_at < ? AND finished_at IS NOT NULL",
+                (job_runs_before,),
+            )
+        return out
+
     # -- audits ---------------------------------------------------------------------
     def table_names(self) -> list[str]:
         """Every table of the data database (for "what do you hold?" scans)."""
@@ -391,6 +424,15 @@ class TablesConsentStore:
     def count(self) -> int:
         rows = self.tables.store.query("SELECT COUNT(*) FROM service_consent_records")
         return int(rows[0][0])
+
+
+def _grants_live(text: str, now: float) -> bool:
+    """Whether a stored exception record still grants anything at ``now``."""
+    try:
+        grants = ExceptionSet.from_json(json.loads(text)).grants
+    except ValueError:
+        return False  # a record that no longer parses grants nothing (see load)
+    return any(g.live(now) for g in grants)
 
 
 def merge_counts(parts: Iterable[Mapping[Tally, int]]) -> dict[Tally, int]:

@@ -472,6 +472,18 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def purges(self, dataset: str | None = None) -> list[PurgeEntry]: ...
 
+    @abc.abstractmethod
+    def purge_records(self, before: float) -> dict[str, int]:
+        """Delete the records of finished business older than ``before``; rows per table.
+
+        The audit and purge logs, sent or abandoned webhooks, withdrawn or
+        expired consents, and finished rights requests (with any code left
+        for them) are kept as evidence, but not forever: they name requests
+        and pseudonymous subjects, and storage limitation covers evidence
+        too. Unfinished business (an open request, a pending webhook, a live
+        consent) stays whatever its age.
+        """
+
     # -- webhook outbox ------------------------------------------------------
     @abc.abstractmethod
     def enqueue_webhook(

@@ -757,6 +757,46 @@ class SQLStore(Store):
             for r in rows
         ]
 
+    def purge_records(self, before: float) -> dict[str, int]:
+        at = _finite(before)
+        site = self.site
+        statements: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
+            ("audit_log", "DELETE FROM audit_log WHERE site = ? AND ts < ?", (site, at)),
+            ("purge_log", "DELETE FROM purge_log WHERE site = ? AND ts < ?", (site, at)),
+            (
+                "webhook_outbox",
+                # A notice ends days after it was queued (delivered, or given
+                # up after its last attempt): its age counts from the queueing.
+                "DELETE FROM webhook_outbox WHERE site = ? AND status <> 'pending' "
+                "AND created_at < ?",
+                (site, at),
+            ),
+            (
+                "consents",
+                "DELETE FROM consents WHERE site = ? AND (withdrawn_at < ? OR expires_at < ?)",
+                (site, at, at),
+            ),
+            (
+                "rights_requests",
+                "DELETE FROM rights_requests WHERE site = ? "
+                "AND status IN ('completed', 'rejected', 'expired') AND completed_at < ?",
+                (site, at),
+            ),
+            (
+                "verifications",
+                # A code outliving its request (the request is created first).
+                "DELETE FROM verifications WHERE site = ? AND NOT EXISTS (SELECT 1 FROM "
+                "rights_requests r WHERE r.site = verifications.site "
+                "AND r.id = verifications.request_id)",
+                (site,),
+            ),
+        )
+        out: dict[str, int] = {}
+        with self.transaction():
+            for table, sql, params in statements:
+                out[table] = self._erase(table, sql, params)
+        return out
+
     # -- outbox --------------------------------------------------------------
     def enqueue_webhook(
         self, *, request_id: str | None, recipient: str, url: str, payload: str, at: float
