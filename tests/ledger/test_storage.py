@@ -62,6 +62,48 @@ def test_schema_is_migrated_once(store: Store, store_url: str) -> None:
         again.close()
 
 
+def test_migration_2_clears_the_address_of_requests_finished_before_it(
+    store_url: str, tmp_path: Any
+) -> None:
+    """A database from before version 2: finished requests still hold an address."""
+    first = open_store(store_url, site="news.example")
+    try:
+        for rid, status in (("done", "completed"), ("open", "verified"), ("gone", "expired")):
+            first.create_request(
+                RightsRequest(
+                    id=rid,
+                    kind="access",
+                    regime="gdpr",
+                    status=status,
+                    received_at=1.0,
+                    due_at=2.0,
+                    email=f"{rid}-person@mail.example",
+                    completed_at=None if status == "verified" else 1.5,
+                )
+            )
+        first.execute("DELETE FROM schema_migrations WHERE version >= 2")
+        assert first.schema_version() == 1
+    finally:
+        first.close()
+    again = open_store(store_url, site="news.example")
+    try:
+        assert again.schema_version() == len(migrations())
+        assert again.scrub_pending, "what the migration erased is scrubbed like a deletion"
+        emails = {
+            rid: getattr(again.get_request(rid), "email", "?") for rid in ("done", "open", "gone")
+        }
+        assert emails == {"done": None, "open": "open-person@mail.example", "gone": None}
+        assert again.scrub_deleted()
+        assert not again.scrub_pending
+    finally:
+        again.close()
+    if "://" not in store_url:  # SQLite: no byte of the old addresses is left in the files
+        for path in tmp_path.iterdir():
+            data = path.read_bytes()
+            assert b"done-person" not in data, path.name
+            assert b"gone-person" not in data, path.name
+
+
 def test_decisions_are_stored_once(store: Store) -> None:
     a = decision(store)
     assert decision(store) == a

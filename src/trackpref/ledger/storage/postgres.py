@@ -89,7 +89,9 @@ def _connect(dsn: str) -> psycopg.Connection[Any]:
         raise StoreError(f"cannot connect to PostgreSQL at {_redact(dsn)}: {exc}") from None
 
 
-def _migrate(conn: psycopg.Connection[Any], *, keys: bool, where: str) -> None:
+def _migrate(conn: psycopg.Connection[Any], *, keys: bool, where: str) -> set[str]:
+    """Apply the missing migrations; the tables they erased data from."""
+    erased: set[str] = set()
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK + int(keys),))
         conn.execute(
@@ -105,12 +107,16 @@ def _migrate(conn: psycopg.Connection[Any], *, keys: bool, where: str) -> None:
                 f"({len(known)}); upgrade trackpref instead of downgrading the database"
             )
         for mig in known[current:]:
+            changed = 0
             for sql in mig.keys_postgres if keys else mig.postgres:
-                conn.execute(sql)
+                changed += max(conn.execute(sql).rowcount, 0)
+            if changed and not keys:  # a new, empty database has nothing to scrub
+                erased.update(mig.scrubs)
             conn.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
                 (mig.version, mig.name, time.time()),
             )
+    return erased
 
 
 class PostgresStore(SQLStore):
@@ -134,7 +140,7 @@ class PostgresStore(SQLStore):
                 conn.close()
                 raise
             try:
-                _migrate(conn, keys=False, where=_redact(dsn))
+                erased = _migrate(conn, keys=False, where=_redact(dsn))
                 _migrate(keys_conn, keys=True, where=f"the key store of {_redact(dsn)}")
             except psycopg.Error as exc:
                 conn.close()
@@ -145,6 +151,7 @@ class PostgresStore(SQLStore):
                 keys_conn.close()
                 raise
             _shared = _PGShared(conn, keys_conn)
+            _shared.scrub_tables.update(erased)
         super().__init__(site, _redact(dsn), _shared)
         self._pgs = _shared
 

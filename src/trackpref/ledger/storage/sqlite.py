@@ -152,7 +152,8 @@ def _connect(path: str, *, synchronous: str, busy_timeout: float) -> sqlite3.Con
     return conn
 
 
-def _migrate(conn: sqlite3.Connection, path: str, *, keys: bool) -> None:
+def _migrate(conn: sqlite3.Connection, path: str, *, keys: bool) -> set[str]:
+    """Apply the missing migrations; the tables they erased data from."""
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations "
         "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
@@ -164,12 +165,16 @@ def _migrate(conn: sqlite3.Connection, path: str, *, keys: bool) -> None:
             f"{path} has schema version {current}, newer than this trackpref knows "
             f"({len(known)}); upgrade trackpref instead of downgrading the database"
         )
+    erased: set[str] = set()
     for mig in known[current:]:
         statements = mig.keys_sqlite if keys else mig.sqlite
         conn.execute("BEGIN IMMEDIATE")
         try:
+            changed = 0
             for sql in statements:
-                conn.execute(sql)
+                changed += max(conn.execute(sql).rowcount, 0)
+            if changed and not keys:  # a new, empty database has nothing to scrub
+                erased.update(mig.scrubs)
             conn.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (mig.version, mig.name, time.time()),
@@ -178,6 +183,7 @@ def _migrate(conn: sqlite3.Connection, path: str, *, keys: bool) -> None:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+    return erased
 
 
 class SQLiteStore(SQLStore):
@@ -204,7 +210,7 @@ class SQLiteStore(SQLStore):
             conn.execute("PRAGMA secure_delete=ON")
             keys.execute("PRAGMA secure_delete=ON")
             try:
-                _migrate(conn, path, keys=False)
+                erased = _migrate(conn, path, keys=False)
                 _migrate(keys, kpath, keys=True)
             except sqlite3.Error as exc:
                 conn.close()
@@ -215,6 +221,7 @@ class SQLiteStore(SQLStore):
                 keys.close()
                 raise
             _shared = _SQLiteShared(conn, keys, busy_timeout)
+            _shared.scrub_tables.update(erased)
             self.keys_path = kpath
         else:
             self.keys_path = str(keys_path)

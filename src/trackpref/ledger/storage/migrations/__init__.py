@@ -2,7 +2,8 @@
 
 Each module ``mNNNN_<name>.py`` holds the statements for both backends
 (``SQLITE`` and ``POSTGRES``) and, when the key database changes,
-``KEYS_SQLITE`` / ``KEYS_POSTGRES``. They are Python modules rather than
+``KEYS_SQLITE`` / ``KEYS_POSTGRES``, and ``SCRUBS``: the tables it erased
+personal data from, scrubbed afterwards like after any deletion. They are Python modules rather than
 ``.sql`` files so that they ship inside the package without extra
 package-data rules. A store applies the missing versions in order, each in its
 own transaction, and refuses to open a database written by a newer trackpref.
@@ -26,6 +27,9 @@ class Migration:
     postgres: tuple[str, ...]
     keys_sqlite: tuple[str, ...] = ()
     keys_postgres: tuple[str, ...] = ()
+    #: Tables whose old contents the migration erased: the store scrubs them
+    #: afterwards as it does after any deletion of personal data.
+    scrubs: tuple[str, ...] = ()
 
 
 _MODULE = re.compile(r"m(\d{4})_(\w+)\Z")
@@ -47,6 +51,7 @@ def migrations() -> list[Migration]:
                 postgres=tuple(module.POSTGRES),
                 keys_sqlite=tuple(getattr(module, "KEYS_SQLITE", ())),
                 keys_postgres=tuple(getattr(module, "KEYS_POSTGRES", ())),
+                scrubs=tuple(getattr(module, "SCRUBS", ())),
             )
         )
     found.sort(key=lambda mig: mig.version)
