@@ -316,6 +316,48 @@ def hang(request: Request) -> Response:
     return HTMLResponse(f"<!doctype html><html><body>hang{script}</body></html>")
 
 
+#: Keeps a fresh id where only a deep read finds it: in IndexedDB (as an
+#: object's member) and, in a secure context, in the Cache API. The id is never
+#: a cookie, never in web storage, and never sent.
+VAULT_JS = """
+(async function () {
+  var a = new Uint8Array(16); crypto.getRandomValues(a);
+  var uid = Array.from(a, function (b) { return ('0' + b.toString(16)).slice(-2); }).join('');
+  await new Promise(function (done) {
+    var r = indexedDB.open('trk', 1);
+    r.onupgradeneeded = function () { r.result.createObjectStore('ids'); };
+    r.onerror = done;
+    r.onsuccess = function () {
+      var tx = r.result.transaction('ids', 'readwrite');
+      tx.objectStore('ids').put({id: uid, kind: 'visitor'}, 'me');
+      tx.oncomplete = function () { r.result.close(); done(); };
+    };
+  });
+  if (self.caches && self.isSecureContext) {
+    var c = await caches.open('trk-v1');
+    var body = new Response('uid=' + uid, {headers: {'content-type': 'text/plain'}});
+    await c.put('/vault/state', body);
+  }
+  document.title = 'stored';
+})();
+"""
+
+
+def vault(request: Request) -> Response:
+    if request.url.path in ("/", "/vault"):
+        return HTMLResponse(
+            f"<!doctype html><html><body>vault<script>{VAULT_JS}</script></body></html>"
+        )
+    return _common(request)
+
+
+def address(request: Request) -> Response:
+    """127.0.0.1: the clean site, and the vault under /vault (a secure context)."""
+    if request.url.path == "/vault":
+        return vault(request)
+    return clean(request)
+
+
 def _common(request: Request) -> Response:
     if request.url.path == "/style.css":
         return Response("body { font-family: sans-serif; }", media_type="text/css")
@@ -374,7 +416,8 @@ HANDLERS: dict[str, Callable[[Request], object]] = {
     "surrogate.test": surrogate,
     "hang.test": hang,
     # A site reached by address, as `trackpref serve` is: no host rules needed.
-    "127.0.0.1": clean,
+    "127.0.0.1": address,
+    "vault.test": vault,
     "tracker.test": tracker,
     "ads.test": ads,
     "sync.test": sync,

@@ -264,3 +264,58 @@ def test_a_page_that_hangs_after_load_says_what_was_not_read(
     assert obs.storage == ()
     assert "storage" in obs.unread
     assert "consent" in obs.unread
+
+
+def test_identifiers_kept_in_indexeddb_and_the_cache_api_are_read(
+    fixture_web: FixtureWeb, chromium: str
+) -> None:
+    options = config(fixture_web, chromium).browser
+    secure = f"http://127.0.0.1:{fixture_web.port}/vault"  # loopback: a secure context
+
+    async def go() -> list[Any]:
+        async with async_playwright() as playwright:
+            driver = await BrowserDriver.launch(playwright, options)
+            try:
+                return [
+                    await driver.visit(url, SignalState.DNT1_GPC)
+                    for url in (secure, fixture_web.url("vault"))
+                ]
+            finally:
+                await driver.close()
+
+    on_loopback, on_http = asyncio.run(go())
+    found = {(s.kind, s.key): s.value for s in on_loopback.storage}
+    uid = found[("indexeddb", "trk/ids/me.id")]
+    assert len(uid) == 32
+    assert found[("indexeddb", "trk/ids/me.kind")] == "visitor"
+    cached = {k: v for (kind, k), v in found.items() if kind == "cache"}
+    assert cached == {f"trk-v1 {secure}/state": f"{secure}/state uid={uid}"}
+    assert not any(uid in r.url for r in on_loopback.requests), "the id was never sent"
+    # Plain HTTP on a name is no secure context: IndexedDB only.
+    kinds = {s.kind for s in on_http.storage}
+    assert kinds == {"indexeddb"}
+
+
+def test_a_deep_store_id_counts_as_an_identifier_in_the_report(
+    fixture_web: FixtureWeb, chromium: str, tmp_path: Path
+) -> None:
+    url = f"http://127.0.0.1:{fixture_web.port}/vault"
+    with ResultStore(tmp_path / "audit.sqlite") as store:
+        result = asyncio.run(
+            run_crawl(
+                [url],
+                store=store,
+                config=config(fixture_web, chromium),
+                concurrency=1,
+                base_knowledge=TrackerKnowledge(threshold=3),
+            )
+        )
+        write_reports(
+            tmp_path, store, result.crawl.id, knowledge=result.knowledge, states=DEFAULT_STATES
+        )
+    document = json.loads((tmp_path / "report.json").read_text())
+    [entry] = document["sites"]
+    for state in entry["states"].values():
+        marked = {(s["kind"], s["identifier"]) for s in state["storage"] if "trk" in s["key"]}
+        assert ("indexeddb", True) in marked
+        assert ("cache", True) in marked

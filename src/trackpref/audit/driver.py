@@ -91,12 +91,109 @@ _STORAGE_JS = f"""
 """
 
 
+#: IndexedDB and the Cache API: where an identifier can live without ever
+#: being a cookie or web storage. Read-only: a database is opened at its
+#: current version (one that does not exist is never created), and each read
+#: is capped at ``cap`` ms so that a page that holds a database open cannot
+#: keep web storage and the consent strings from being read.
+#: An IndexedDB record that is an object is read one level deep, one item per
+#: text or number member (``db/store/key.member``): trackers keep
+#: ``{id: ..., created: ...}`` and the identifier is a member, not the JSON.
+_DEEP_STORAGE_JS = f"""
+async (cap) => {{
+  const MAXI = {MAX_STORAGE_ITEMS}, MAXV = {MAX_STORAGE_VALUE};
+  const out = {{ indexeddb: [], cache: [] }};
+  const text = (v) => {{
+    try {{
+      if (typeof v === 'string') return v;
+      const j = JSON.stringify(v);
+      return j === undefined ? String(v) : j;
+    }} catch (e) {{ try {{ return String(v); }} catch (e2) {{ return ''; }} }}
+  }};
+  const put = (list, key, value) => {{
+    if (list.length < MAXI) list.push([key.slice(0, MAXV), text(value).slice(0, MAXV)]);
+  }};
+  const request = (r) => new Promise((res) => {{
+    r.onsuccess = () => res(r.result); r.onerror = () => res(null);
+  }});
+  const idb = async () => {{
+    if (!self.indexedDB || typeof indexedDB.databases !== 'function') return;
+    for (const info of (await indexedDB.databases()).slice(0, 20)) {{
+      if (out.indexeddb.length >= MAXI || typeof info.name !== 'string') return;
+      const db = await new Promise((res) => {{
+        const r = indexedDB.open(info.name);
+        r.onsuccess = () => res(r.result);
+        r.onerror = () => res(null);
+        r.onblocked = () => res(null);
+        r.onupgradeneeded = () => {{ r.transaction.abort(); }};
+      }});
+      if (!db) continue;
+      try {{
+        for (const name of Array.from(db.objectStoreNames).slice(0, 20)) {{
+          const left = MAXI - out.indexeddb.length;
+          if (left <= 0) break;
+          const store = db.transaction(name, 'readonly').objectStore(name);
+          const [keys, values] = await Promise.all([
+            request(store.getAllKeys(null, left)), request(store.getAll(null, left))]);
+          if (!keys || !values) continue;
+          for (let i = 0; i < Math.min(keys.length, values.length); i++) {{
+            const base = info.name + '/' + name + '/' + text(keys[i]);
+            const v = values[i];
+            if (v && typeof v === 'object' && !Array.isArray(v)) {{
+              let any = false;
+              for (const m of Object.keys(v).slice(0, 20)) {{
+                if (typeof v[m] === 'string' || typeof v[m] === 'number') {{
+                  put(out.indexeddb, base + '.' + m, v[m]); any = true;
+                }}
+              }}
+              if (!any) put(out.indexeddb, base, v);
+            }} else {{
+              put(out.indexeddb, base, v);
+            }}
+          }}
+        }}
+      }} finally {{ db.close(); }}
+    }}
+  }};
+  const cache = async () => {{
+    if (!self.caches || !self.isSecureContext) return;
+    for (const name of (await caches.keys()).slice(0, 20)) {{
+      if (out.cache.length >= MAXI) return;
+      const c = await caches.open(name);
+      for (const req of (await c.keys()).slice(0, MAXI - out.cache.length)) {{
+        let body = '';
+        try {{
+          const blob = await (await c.match(req)).blob();
+          if (blob.size <= 4 * MAXV) body = await blob.text();
+        }} catch (e) {{}}
+        put(out.cache, name + ' ' + req.url, req.url + ' ' + body);
+      }}
+    }}
+  }};
+  await Promise.race([
+    Promise.all([idb().catch(() => {{}}), cache().catch(() => {{}})]),
+    new Promise((r) => setTimeout(r, cap)),
+  ]);
+  return out;
+}}
+"""
+
+#: A frame's storage, all kinds, in one evaluation.
+_FRAME_STATE_JS = (
+    f"async (cap) => {{ const storage = ({_STORAGE_JS.strip()})(); "
+    f"const deep = await ({_DEEP_STORAGE_JS.strip()})(cap); "
+    "return Object.assign(storage, deep); }"
+)
+
 #: The main frame's storage and consent strings in one evaluation.
 _PAGE_STATE_JS = (
-    f"async () => {{ const storage = ({_STORAGE_JS.strip()})(); "
-    f"const consent = await ({_CONSENT_JS.strip()})(); "
-    "return Object.assign(storage, { consent }); }"
+    f"async (cap) => {{ const storage = ({_STORAGE_JS.strip()})(); "
+    f"const [deep, consent] = await Promise.all([({_DEEP_STORAGE_JS.strip()})(cap), "
+    f"({_CONSENT_JS.strip()})()]); "
+    "return Object.assign(storage, deep, { consent }); }"
 )
+#: Kinds of storage read, as the observation names them.
+STORAGE_KINDS = ("local", "session", "indexeddb", "cache")
 
 
 class BrowserBroken(RuntimeError):
@@ -361,14 +458,19 @@ class BrowserDriver:
         return None, status
 
     async def _page_state(self, page: Page) -> tuple[tuple[StorageRecord, ...], object, bool]:
-        """Web storage of every frame (up to 20) and the consent strings of the
+        """Storage of every frame (up to 20: web storage, IndexedDB, the Cache
+        API) and the consent strings of the
         page, read in one round trip per frame, and whether the main frame
         answered (a page whose main thread hangs after ``load`` does not)."""
         main = page.main_frame
         frames = [main, *(f for f in page.frames if f is not main)][:20]
+        # The deep reads get half the read timeout: what they cannot finish
+        # in it is left out, and web storage and the consent strings still come.
+        cap = int(self.options.read_timeout * 500)
         reads = [
             _bounded(
-                f.evaluate(_PAGE_STATE_JS if f is main else _STORAGE_JS), self.options.read_timeout
+                f.evaluate(_PAGE_STATE_JS if f is main else _FRAME_STATE_JS, cap),
+                self.options.read_timeout,
             )
             for f in frames
         ]
@@ -383,7 +485,7 @@ class BrowserDriver:
             if origin in seen or origin in ("", "null"):
                 continue
             seen.add(origin)
-            for kind in ("local", "session"):
+            for kind in STORAGE_KINDS:
                 for item in data.get(kind) or []:
                     if isinstance(item, list) and len(item) == 2:
                         key, value = clean_text(str(item[0])), clean_text(str(item[1]))

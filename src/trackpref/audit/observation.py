@@ -76,7 +76,7 @@ class CookieRecord:
 @dataclass(frozen=True, slots=True)
 class StorageRecord:
     origin: str
-    kind: str  # "local" | "session"
+    kind: str  # "local" | "session" | "indexeddb" | "cache"
     key: str
     value: str
 
