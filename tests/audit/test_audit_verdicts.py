@@ -283,6 +283,54 @@ def test_partner_gpc_claim() -> None:
     assert verdict.evidence[0].party == "tracker.example"
 
 
+def with_repeats(
+    *loads: list[Observation],
+) -> tuple[dict[SignalState, StateResult], dict[SignalState, list[StateResult]]]:
+    """First loads and repeat loads, analysed together as the runner does."""
+    analysed = analyse_states({obs[0].state: obs for obs in loads}, PARTIES)
+    return {s: r[0] for s, r in analysed.items()}, {s: r[1:] for s, r in analysed.items()}
+
+
+def test_a_claim_broken_on_a_repeat_load_is_contradicted() -> None:
+    decl = SiteDeclarations(site_declarations(gpc='{"gpc": true}'))
+    again = tracking_visit(S1, PAGE, "9a8b7c6d5e4f3a2b1c0d")
+    first, repeats = with_repeats([clean(S0)], [clean(S1), clean(S1), again])
+    assert claims_contradicted(decl, first).value is False, "the first load alone is clean"
+    verdict = claims_contradicted(decl, first, repeats)
+    assert verdict.value is True
+    [text] = [e.detail for e in verdict.evidence if e.kind == "contradiction"]
+    assert "with dnt1-gpc, repeat load 3" in text
+    assert judge(first, decl, PARTIES, repeats).claims_contradicted.value is True
+
+
+def test_tk_n_on_a_repeat_load_speaks_for_that_load_only() -> None:
+    said_n = visit(S1, PAGE, request("https://tracker.example/c", state=S1, response={"Tk": "N"}))
+    tracked = visit(
+        S1,
+        PAGE,
+        request(f"https://tracker.example/c?uid={UIDS[S1]}", state=S1),
+        request(f"https://tracker.example/c?uid={UIDS[S1]}&e=2", state=S1),
+    )
+    first, repeats = with_repeats([clean(S0)], [tracked, said_n])
+    verdict = claims_contradicted(NONE, first, repeats)
+    assert verdict.value is False, "the load that answered N sent nothing"
+    [claim] = [e for e in verdict.evidence if e.kind == "claim"]
+    assert "Tk: N (dnt1-gpc, repeat load 2)" in claim.detail
+
+
+def test_an_opt_out_string_that_says_no_on_a_repeat_load_fails_gpc() -> None:
+    yes = ConsentSnapshot(usp_api="1YYN")
+    no = ConsentSnapshot(usp_api="1YNN")
+    first, repeats = with_repeats([tracks(S0)], [clean(S1, consent=yes), clean(S1, consent=no)])
+    assert gpc_honored(first).value is True
+    verdict = gpc_honored(first, repeats)
+    assert verdict.value is False
+    assert any(
+        e.kind == "consent-string" and e.detail.startswith("repeat load 2: ") and e.decisive
+        for e in verdict.evidence
+    )
+
+
 def test_judge_and_compliance() -> None:
     decl = SiteDeclarations(site_declarations(gpc='{"gpc": true}'))
     honest = judge(states(tracks(S0), clean(S1), tracks(S2)), decl, PARTIES)

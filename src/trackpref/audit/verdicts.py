@@ -16,17 +16,17 @@ The rules, in short (docs/audit.md has the long form):
   makes none.
 * **claims_contradicted**: some claim (``gpc.json`` true, TSR or ``Tk`` ``N``,
   the EFF policy, a partner's own claims) is contradicted by identifiers
-  flowing with the signal on. Unknown when nobody claims anything.
+  flowing with the signal on, on any load. Unknown when nobody claims anything.
 
 Unknown is also the answer whenever the visit that would decide failed, or the
 browser did not put the signal on the wire: a verdict about a signal the site
 never received would be false evidence.
 
 With ``--repeat``, every usable load of the signal state counts for the two
-"honored" verdicts: a site honors a signal when it does so on each load, so
-identifiers reaching a third party on any one of them make it false. A site
-that tracks on one load in three is not honoring the signal, it is noisy
-about ignoring it.
+"honored" verdicts, for the opt-out strings and for the claims: a site honors
+a signal when it does so on each load, so identifiers reaching a third party
+on any one of them make it false. A site that tracks on one load in three is
+not honoring the signal, it is noisy about ignoring it.
 
 Flows the site's own word takes out of the audit (a ``same-party`` domain of
 its TSR, the same entity in a tracker file) are listed as context, with the
@@ -201,12 +201,15 @@ def _tracking(result: StateResult, prefix: str = "") -> list[Evidence]:
 
 
 def _repeat_tracking(
-    signal: StateResult, repeats: Repeats | None, name: str
+    signal: StateResult, repeats: Repeats | None, name: str, *, consent: bool = False
 ) -> tuple[list[Evidence], int, int]:
     """The tracking seen on the repeat loads of the deciding state: evidence,
     loads that tracked, usable loads in all (the deciding one included).
 
     A repeat that failed or lacked the signal cannot show anything, and says so.
+    With ``consent`` (GPC), an opt-out string that does not record the opt-out
+    on any load is a violation too: a CMP that reads the signal late, on one
+    load in three, leaves that load's sale unrefused.
     """
     evidence: list[Evidence] = []
     tracked = usable = 0
@@ -228,6 +231,11 @@ def _repeat_tracking(
         found = _tracking(result, f"{label}: ")
         tracked += bool(found)
         evidence.extend(found)
+        if consent:
+            evidence.extend(
+                Evidence("consent-string", f"{label}: {problem}", result.state.value)
+                for problem in result.consent.opt_out_problems()
+            )
     return evidence, tracked, usable + 1
 
 
@@ -305,7 +313,7 @@ def gpc_honored(
         evidence.append(Evidence("consent-string", problem, signal.state.value))
     for problem in signal.consent.problems:
         evidence.append(Evidence("consent-string", problem, signal.state.value, decisive=False))
-    again, tracked, loads = _repeat_tracking(signal, repeats, "Sec-GPC: 1")
+    again, tracked, loads = _repeat_tracking(signal, repeats, "Sec-GPC: 1", consent=True)
     evidence.extend(again)
     violated = bool(evidence) and any(e.decisive for e in evidence)
     evidence.extend(_exemptions(signal, parties))
@@ -514,6 +522,9 @@ class _Claim:
     results: tuple[StateResult | None, ...]
     #: Which party's flows contradict it: ``None`` for the site's whole traffic.
     party: str | None = None
+    #: A ``Tk`` answer speaks for its own load only; a declaration for every
+    #: load of the states it covers, repeats included.
+    one_load: bool = False
 
     def flows(self, result: StateResult) -> int:
         return _site_flows(result) if self.party is None else _flows_to(result, self.party)
@@ -525,7 +536,9 @@ def _usable(states: States, *preferred: SignalState) -> StateResult | None:
     return result if result is not None and _unusable(result, signal) is None else None
 
 
-def _claims(declarations: SiteDeclarations, states: States) -> list[_Claim]:
+def _claims(
+    declarations: SiteDeclarations, states: States, repeats: Repeats | None = None
+) -> list[_Claim]:
     """Every claim the site and its partners make, with the visits it covers.
 
     ``gpc.json`` speaks about requests with GPC; a TSR about requests with or
@@ -549,7 +562,9 @@ def _claims(declarations: SiteDeclarations, states: States) -> list[_Claim]:
             out.append(_Claim(f"{tsr.url} says tracking N to requests without DNT", (plain,)))
         if site.dnt_policy.present and site.dnt_policy.compliant:
             out.append(_Claim(f"{site.dnt_policy.url} posts the EFF DNT policy", (dnt,)))
-    for state, result in states.items():
+    loads = [*states.values(), *(r for rs in (repeats or {}).values() for r in rs)]
+    for result in loads:
+        state = result.state
         if _unusable(result, state.value) is not None:
             continue
         for tk in result.traffic.tk:
@@ -557,8 +572,8 @@ def _claims(declarations: SiteDeclarations, states: States) -> list[_Claim]:
                 continue
             host = host_of(tk.origin)
             party = site_key(host) if host is not None and tk.third_party else None
-            text = f"{tk.origin} answered Tk: N ({state.value})"
-            out.append(_Claim(text, (result,), party))
+            text = f"{tk.origin} answered Tk: N ({_load_name(result)})"
+            out.append(_Claim(text, (result,), party, one_load=True))
     for partner in declarations.partners:
         host = host_of(partner.origin)
         if host is None:
@@ -571,7 +586,17 @@ def _claims(declarations: SiteDeclarations, states: States) -> list[_Claim]:
     return out
 
 
-def claims_contradicted(declarations: SiteDeclarations, states: States) -> Verdict:
+def _load_name(result: StateResult) -> str:
+    if result.repeat:
+        return f"{result.state.value}, repeat load {result.repeat + 1}"
+    return result.state.value
+
+
+def claims_contradicted(
+    declarations: SiteDeclarations, states: States, repeats: Repeats | None = None
+) -> Verdict:
+    """With ``--repeat``, a declaration is checked against every usable load of
+    the states it covers: a claim that holds on one load in three does not hold."""
     name = "claims_contradicted"
     evidence: list[Evidence] = []
     checked = 0
@@ -583,8 +608,15 @@ def claims_contradicted(declarations: SiteDeclarations, states: States) -> Verdi
         host = host_of(partner.origin)
         if host is not None and partner.dnt_policy.compliant:
             exempt.add(site_key(host))
-    for claim in _claims(declarations, states):
+    for claim in _claims(declarations, states, repeats):
         usable = [r for r in claim.results if r is not None]
+        if not claim.one_load:
+            usable += [
+                again
+                for result in list(usable)
+                for again in (repeats or {}).get(result.state, ())
+                if _unusable(again, result.state.value) is None
+            ]
         if not usable:
             evidence.append(
                 Evidence("claim", f"{claim.text}: cannot be checked (visit failed)", decisive=False)
@@ -597,7 +629,7 @@ def claims_contradicted(declarations: SiteDeclarations, states: States) -> Verdi
             if "EFF DNT policy" in claim.text:
                 count -= sum(1 for f in result.identifiers.flows if f.recipient in exempt)
             if count > 0:
-                counts.append(f"{count} with {result.state.value}")
+                counts.append(f"{count} with {_load_name(result)}")
         if counts:
             evidence.append(
                 Evidence(
@@ -652,5 +684,5 @@ def judge(
         gpc_honored=gpc_honored(states, repeats, parties),
         dnt_honored=dnt_honored(states, declarations, repeats, parties),
         declarations_valid=declarations_valid(declarations, states, parties),
-        claims_contradicted=claims_contradicted(declarations, states),
+        claims_contradicted=claims_contradicted(declarations, states, repeats),
     )
