@@ -351,6 +351,16 @@ def vault(request: Request) -> Response:
     return _common(request)
 
 
+def cloak(request: Request) -> Response:
+    """A site with a tracker behind its own name: metrics.cloak.test, which the
+    fixture DNS makes a CNAME to a tracker (CNAME cloaking)."""
+    if request.url.path != "/":
+        return _common(request)
+    port = request.url.port
+    tag = f'<script src="http://metrics.cloak.test:{port}/t.js"></script>'
+    return HTMLResponse(f"<!doctype html><html><body>cloak{tag}</body></html>")
+
+
 def address(request: Request) -> Response:
     """127.0.0.1: the clean site, and the vault under /vault (a secure context)."""
     if request.url.path == "/vault":
@@ -418,6 +428,8 @@ HANDLERS: dict[str, Callable[[Request], object]] = {
     # A site reached by address, as `trackpref serve` is: no host rules needed.
     "127.0.0.1": address,
     "vault.test": vault,
+    "cloak.test": cloak,
+    "metrics.cloak.test": tracker,
     "tracker.test": tracker,
     "ads.test": ads,
     "sync.test": sync,

@@ -8,12 +8,14 @@ and the documented report at once.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from audit_dns import dns_server
 from audit_web import FixtureWeb
 from playwright.async_api import async_playwright
 
@@ -319,3 +321,42 @@ def test_a_deep_store_id_counts_as_an_identifier_in_the_report(
         marked = {(s["kind"], s["identifier"]) for s in state["storage"] if "trk" in s["key"]}
         assert ("indexeddb", True) in marked
         assert ("cache", True) in marked
+
+
+def test_a_tracker_behind_the_sites_own_name_is_found_with_resolve_cnames(
+    fixture_web: FixtureWeb, chromium: str, tmp_path: Path
+) -> None:
+    """CNAME cloaking: metrics.cloak.test is a CNAME to a tracker, so the id it
+    gets under GPC reaches a third party, though every name is the site's own."""
+    knowledge = TrackerKnowledge(tds_trackers=frozenset({"tracker.test"}), threshold=3)
+
+    def audit(out: Path, **options: Any) -> dict[str, Any]:
+        with ResultStore(out / "audit.sqlite") as store:
+            result = asyncio.run(
+                run_crawl(
+                    [fixture_web.url("cloak")],
+                    store=store,
+                    config=dataclasses.replace(config(fixture_web, chromium), **options),
+                    base_knowledge=knowledge,
+                )
+            )
+            write_reports(
+                out, store, result.crawl.id, knowledge=result.knowledge, states=DEFAULT_STATES
+            )
+        [entry] = json.loads((out / "report.json").read_text())["sites"]
+        return dict(entry)
+
+    (tmp_path / "plain").mkdir()
+    plain = audit(tmp_path / "plain")
+    assert plain["verdicts"]["gpc_honored"] is True, "all first party by name"
+    assert plain["cname_cloaked"] == []
+    with dns_server({"metrics.cloak.test": "cl.tracker.test"}) as server:
+        (tmp_path / "dns").mkdir()
+        found = audit(tmp_path / "dns", resolve_cnames=True, dns_server=server)
+    assert found["cname_cloaked"] == [
+        {"host": "metrics.cloak.test", "chain": ["cl.tracker.test"], "party": "tracker.test"}
+    ]
+    assert found["verdicts"]["gpc_honored"] is False
+    assert any(e["kind"] == "cname" for e in found["verdicts"]["evidence"]["gpc_honored"])
+    recipients = {i["recipient"] for i in found["states"]["dnt1-gpc"]["identifiers"]}
+    assert recipients == {"tracker.test"}

@@ -31,6 +31,17 @@ def test_help_has_examples() -> None:
     assert "Examples:" in out
     assert "--host-rules" in out
     assert "trackpref audit --from sites.txt --out crawl/" in out
+    assert "--resolve-cnames" in out
+
+
+def test_dns_server_forms() -> None:
+    from trackpref.cli.audit import _dns_server
+
+    assert _dns_server(None) is None
+    assert _dns_server("127.0.0.1") == ("127.0.0.1", 53)
+    assert _dns_server("127.0.0.1:5353") == ("127.0.0.1", 5353)
+    assert _dns_server("[::1]:5353") == ("::1", 5353)
+    assert _dns_server("::1") == ("::1", 53)
 
 
 @pytest.mark.parametrize(
@@ -42,6 +53,8 @@ def test_help_has_examples() -> None:
         (("http://a.test/", "--out", "x", "--states", "dnt2"), "unknown state 'dnt2'"),
         (("http://a.test/", "--out", "x", "--browsers", "3"), "--browsers"),
         (("--from", "/nonexistent/urls.txt", "--out", "x"), "cannot read /nonexistent/urls.txt"),
+        (("http://a.test/", "--out", "x", "--dns-server", "dns.example"), "--dns-server"),
+        (("http://a.test/", "--out", "x", "--dns-server", "127.0.0.1:99999"), "1-65535"),
     ],
 )
 def test_bad_input_is_named(

@@ -99,7 +99,13 @@ def _now() -> str:
 
 def crawl_options(config: AuditConfig) -> dict[str, Any]:
     """The options that change what is measured, and so identify a crawl."""
-    return {"states": [s.value for s in config.states], "repeats": config.repeats}
+    options: dict[str, Any] = {
+        "states": [s.value for s in config.states],
+        "repeats": config.repeats,
+    }
+    if config.resolve_cnames:  # absent otherwise: crawls from before it still match
+        options["cnames"] = True
+    return options
 
 
 async def run_crawl(

@@ -263,7 +263,7 @@ def _scan(obs: Observation, parties: SiteParties) -> _StateScan:
         host = host_of(request.url)
         if host is None:
             continue
-        recipient = site_key(host)
+        recipient = parties.recipient(host)
         third = parties.is_third_party(host)
         for value, where in request_tokens(request):
             scan.seen_in[value].add(index)

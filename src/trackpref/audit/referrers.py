@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .observation import Observation
-from .site_parties import SiteParties, host_of, site_key
+from .site_parties import SiteParties, host_of
 
 __all__ = ["ReferrerLeak", "find_referrer_leaks", "leaked_parts"]
 
@@ -63,7 +63,7 @@ def find_referrer_leaks(obs: Observation, parties: SiteParties) -> tuple[Referre
         host = host_of(request.url)
         if host is None or not parties.is_third_party(host):
             continue
-        recipient = site_key(host)
+        recipient = parties.recipient(host)
         candidates: list[tuple[str, str]] = []
         referer = request.header("referer")
         if referer:

@@ -299,6 +299,12 @@ def site_to_json(audit: SiteAudit) -> JSON:
         "duration_ms": audit.duration_ms,
         "error": error,
         "declarations": _declarations(audit.declarations),
+        "cname_cloaked": [
+            {"host": host, "chain": list(chain), "party": audit.parties.recipient(host)}
+            for host, chain in sorted(audit.parties.cloaked.items())
+        ]
+        if audit.parties is not None
+        else [],
         "states": states,
         "verdicts": audit.verdicts.to_json(),
     }

@@ -79,6 +79,10 @@ class AuditConfig:
     dnt_policy_hashes: Mapping[str, str] | None = None
     #: Seconds one site may take in all; ``None`` derives it from the timeouts.
     deadline: float | None = None
+    #: Resolve the CNAME chains of the site's own hosts (:mod:`.cname`).
+    resolve_cnames: bool = False
+    #: ``(host, port)`` of the DNS server for those lookups; None: the system's.
+    dns_server: tuple[str, int] | None = None
 
     @property
     def site_deadline(self) -> float:
@@ -162,7 +166,8 @@ class SiteAuditor:
             raise
         site_decl = await site_task
         site_decl = await self._request_specific(site_decl, visits)
-        partners = await self._partners(url, visits, site_decl)
+        cloaked = await self._cloaked(url, visits)
+        partners = await self._partners(url, visits, site_decl, cloaked)
         declarations = SiteDeclarations(site_decl, partners)
         return analyse_site(
             url,
@@ -171,7 +176,34 @@ class SiteAuditor:
             audited_at=started,
             knowledge=self.knowledge,
             duration_ms=round((time.monotonic() - t0) * 1000, 1),
+            cloaked=cloaked,
         )
+
+    async def _cloaked(
+        self, url: str, visits: Mapping[SignalState, list[Observation]]
+    ) -> Mapping[str, tuple[str, ...]]:
+        """The site's hosts seen in the visits that are CNAMEs to a known tracker."""
+        if not self.config.resolve_cnames:
+            return {}
+        # dnspython comes with the audit extra; the analysis works without it.
+        from .cname import cloaked_hosts, resolve_cname_chains
+
+        page = host_of(url)
+        if page is None:
+            return {}
+        site = site_key(page)
+        hosts = {
+            host
+            for observations in visits.values()
+            for obs in observations
+            for request in obs.requests
+            if (host := host_of(request.url)) is not None and site_key(host) == site
+        }
+        chains = await resolve_cname_chains(
+            hosts, server=self.config.dns_server, timeout=self.config.browser.read_timeout
+        )
+        knowledge = self.knowledge
+        return cloaked_hosts(chains, site, lambda name: knowledge.classify(name).tracker)
 
     async def _request_specific(
         self, decl: OriginDeclarations, visits: Mapping[SignalState, list[Observation]]
@@ -201,6 +233,7 @@ class SiteAuditor:
         url: str,
         visits: Mapping[SignalState, list[Observation]],
         site_decl: OriginDeclarations,
+        cloaked: Mapping[str, tuple[str, ...]] | None = None,
     ) -> tuple[OriginDeclarations, ...]:
         """Declarations of third-party origins that answered during the visits,
         most requested first, up to the configured number."""
@@ -210,7 +243,7 @@ class SiteAuditor:
         # The same filter as the analysis: a partner the site's TSR cannot
         # declare away keeps its own declarations read.
         same, _ = same_party_of(site_decl.tsr, self.knowledge)
-        parties = SiteParties.for_url(url, same_party=same)
+        parties = SiteParties.for_url(url, same_party=same, cloaked=cloaked)
         counts: dict[str, int] = {}
         for observations in visits.values():
             for obs in observations:
@@ -226,7 +259,7 @@ class SiteAuditor:
             host = host_of(origin)
             if host is None:
                 continue
-            chosen.setdefault(site_key(host), origin)
+            chosen.setdefault(parties.recipient(host), origin)
         origins = list(chosen.values())[:limit]
         hashes = self.config.dnt_policy_hashes
         return tuple(

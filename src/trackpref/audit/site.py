@@ -122,9 +122,11 @@ def analyse_site(
     entities: Mapping[str, str] | None = None,
     knowledge: TrackerKnowledge | None = None,
     duration_ms: float = 0.0,
+    cloaked: Mapping[str, tuple[str, ...]] | None = None,
 ) -> SiteAudit:
     """``knowledge`` (the trackers known so far) keeps a TSR from declaring a
-    tracker same-party; its entities are used when ``entities`` is not given."""
+    tracker same-party; its entities are used when ``entities`` is not given.
+    ``cloaked``: the site's hosts that are CNAMEs to a known tracker (:mod:`.cname`)."""
     tsr = declarations.site.tsr if declarations.site is not None else None
     same_party, ignored = same_party_of(tsr, knowledge)
     if entities is None and knowledge is not None:
@@ -134,6 +136,7 @@ def analyse_site(
         same_party=same_party,
         entities=MappingProxyType(dict(entities or {})),
         ignored_same_party=ignored,
+        cloaked=cloaked,
     )
     analysed = analyse_states(visits, parties)
     primary = {state: results[0] for state, results in analysed.items() if results}

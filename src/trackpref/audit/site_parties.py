@@ -6,7 +6,10 @@ An audit adds two things it learns along the way: the site's own TSR may name
 that two domains belong to one entity. A flow to such a domain is not a flow to
 a third party, and counting it as one would blame a site for talking to itself.
 
-Both take flows out of the audit, so neither is taken on trust or silently:
+A third thing puts flows back in: a host of the site that is a CNAME to a
+known tracker (``cloaked``, see :mod:`.cname`) is that tracker, a third party.
+
+The first two take flows out of the audit, so neither is taken on trust or silently:
 the site's ``same-party`` list is filtered first (:func:`.site.same_party_of`),
 the entries refused are kept in ``ignored_same_party``, and
 :meth:`SiteParties.exemption` says why a host of another site was not counted,
@@ -49,6 +52,7 @@ def site_key(host: str) -> str:
 
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+_EMPTY_CHAINS: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,9 @@ class SiteParties:
     entities: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     #: ``(domain, why)``: entries of the TSR's ``same-party`` that were not honored.
     ignored_same_party: tuple[tuple[str, str], ...] = ()
+    #: Hosts of the site that are CNAMEs to a known tracker (:mod:`.cname`):
+    #: host -> the chain up to the tracker's name. Such a host is that tracker.
+    cloaked: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _EMPTY_CHAINS)
 
     @classmethod
     def for_url(
@@ -70,9 +77,22 @@ class SiteParties:
         same_party: tuple[str, ...] = (),
         entities: Mapping[str, str] = _EMPTY,
         ignored_same_party: tuple[tuple[str, str], ...] = (),
+        cloaked: Mapping[str, tuple[str, ...]] | None = None,
     ) -> SiteParties:
         host = host_of(url)
-        return cls(site_key(host) if host else url, same_party, entities, ignored_same_party)
+        return cls(
+            site_key(host) if host else url,
+            same_party,
+            entities,
+            ignored_same_party,
+            MappingProxyType(dict(cloaked or {})),
+        )
+
+    def recipient(self, host: str) -> str:
+        """The party a request to ``host`` reaches: its site, or for a cloaked
+        host the site of the tracker its CNAME chain leads to."""
+        chain = self.cloaked.get(host)
+        return site_key(chain[-1]) if chain else site_key(host)
 
     def exemption(self, host: str) -> tuple[str, str] | None:
         """Why ``host``, of another site, is not a third party, as ``(kind,
@@ -93,6 +113,8 @@ class SiteParties:
         return None
 
     def is_third_party(self, host: str) -> bool:
+        if host in self.cloaked:
+            return True
         return site_key(host) != self.site and self.exemption(host) is None
 
     def is_third_party_url(self, url: str) -> bool:

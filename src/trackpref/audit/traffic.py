@@ -20,7 +20,7 @@ from trackpref.signals.tracking_status import parse_tk
 
 from .identifiers import split_set_cookie
 from .observation import Observation, RequestRecord
-from .site_parties import SiteParties, host_of, site_key
+from .site_parties import SiteParties, host_of
 from .states import StateSpec
 
 __all__ = [
@@ -185,7 +185,7 @@ def summarise_traffic(obs: Observation, parties: SiteParties) -> TrafficSummary:
         if request.failure is not None:
             failed += 1
         is_third = parties.is_third_party(host)
-        key = site_key(host)
+        key = parties.recipient(host)
         if is_third:
             third += 1
             per_site[key][0] += 1

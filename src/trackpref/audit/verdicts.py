@@ -265,6 +265,19 @@ def _exemptions(result: StateResult, parties: SiteParties | None) -> list[Eviden
                 decisive=False,
             )
         )
+    if parties is not None:
+        for host, chain in sorted(parties.cloaked.items()):
+            party = parties.recipient(host)
+            out.append(
+                Evidence(
+                    "cname",
+                    f"{host} is a CNAME to {' -> '.join(chain)}, a known tracker: "
+                    f"counted as the third party {party}",
+                    state,
+                    party,
+                    decisive=False,
+                )
+            )
     for domain, why in parties.ignored_same_party if parties is not None else ():
         out.append(
             Evidence(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import sys
 from collections.abc import Mapping
@@ -29,6 +30,8 @@ Examples:
   trackpref audit --from sites.txt --out crawl/ --browsers 2
   trackpref audit http://shop.test:8000/ --host-rules "MAP *.test 127.0.0.1" --out r/
   trackpref audit http://127.0.0.1:8000/ --out r/ --settle 1
+  # catch trackers behind the site's own names (CNAME cloaking), with a tracker list:
+  trackpref audit --from sites.txt --out crawl/ --tds tds.json --resolve-cnames
   # on each of several machines, the same list and one PostgreSQL:
   TRACKPREF_AUDIT_DB=postgresql://crawler@db.internal/audits \
     trackpref audit --from sites.txt --out crawl/
@@ -135,6 +138,29 @@ class _Progress:
     def stop(self) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+def _dns_server(text: str | None) -> tuple[str, int] | None:
+    """``HOST[:PORT]`` (an IPv6 address in brackets) as (address, port)."""
+    if text is None:
+        return None
+    host, port = text.strip(), "53"
+    if host.startswith("["):
+        host, _, rest = host[1:].partition("]")
+        if rest.startswith(":"):
+            port = rest[1:]
+    elif host.count(":") == 1:
+        host, _, port = host.partition(":")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r}: give the server's IP address, such as 127.0.0.1:5353",
+            param_hint="--dns-server",
+        ) from None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{text!r}: the port must be 1-65535", param_hint="--dns-server")
+    return host, int(port)
 
 
 def _compliance(verdicts: Mapping[str, Any]) -> str:
@@ -251,6 +277,17 @@ def _compliance(verdicts: Mapping[str, Any]) -> str:
     show_default=True,
     help="Pages larger than this are reported as too large.",
 )
+@click.option(
+    "--resolve-cnames",
+    is_flag=True,
+    help="Resolve the CNAME chains of the site's own hosts: one that leads to a known tracker "
+    "(CNAME cloaking) counts as that tracker, a third party.",
+)
+@click.option(
+    "--dns-server",
+    metavar="HOST[:PORT]",
+    help="DNS server for --resolve-cnames (default: the system's resolver).",
+)
 @click.option("--insecure", is_flag=True, help="Accept invalid TLS certificates (test servers).")
 @click.option(
     "--chromium",
@@ -279,6 +316,8 @@ def audit(
     partners: int,
     dnt_policy_hashes: Path | None,
     max_page_mb: float,
+    resolve_cnames: bool,
+    dns_server: str | None,
     insecure: bool,
     chromium: Path | None,
     no_progress: bool,
@@ -334,6 +373,8 @@ def audit(
         ),
         partner_declarations=partners,
         dnt_policy_hashes=_hashes(dnt_policy_hashes),
+        resolve_cnames=resolve_cnames or dns_server is not None,
+        dns_server=_dns_server(dns_server),
     )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
