@@ -471,6 +471,18 @@ def test_finished_records_go_after_the_records_retention_and_open_ones_stay(
     assert report.as_dict()["records"] == report.records
 
 
+def test_the_audit_trail_of_an_open_request_stays_with_it(store: Store) -> None:
+    now = T0 + 900 * DAY
+    old = cutoff(INV.site.records_retention, now) - 100 * DAY
+    key = add_record(store, "request", old, False, 1)  # received long ago, still open
+    store.append_audit(AuditEntry(ts=old, action="request.received", request_id=key))
+    store.append_audit(AuditEntry(ts=old, action="request.received", request_id="gone-long-ago"))
+    report = RetentionScheduler(INV, store).run_once(now)
+    assert [e.action for e in store.audit_entries(request_id=key)] == ["request.received"]
+    assert store.audit_entries(request_id="gone-long-ago") == []
+    assert report.records == {"audit_log": 1}
+
+
 def test_records_are_kept_until_their_time_not_purged_ahead(store: Store) -> None:
     """Evidence the CCPA asks to keep 24 months must not go early: no lead."""
     now = T0 + 900 * DAY

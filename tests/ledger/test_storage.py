@@ -88,7 +88,10 @@ def test_migration_2_clears_the_address_of_requests_finished_before_it(
     again = open_store(store_url, site="news.example")
     try:
         assert again.schema_version() == len(migrations())
-        assert again.scrub_pending, "what the migration erased is scrubbed like a deletion"
+        if "://" in store_url:  # PostgreSQL: VACUUM at the retention job's scrub
+            assert again.scrub_pending, "what the migration erased is scrubbed like a deletion"
+        else:  # SQLite: checkpointed as the store opens
+            assert not again.scrub_pending
         emails = {
             rid: getattr(again.get_request(rid), "email", "?") for rid in ("done", "open", "gone")
         }

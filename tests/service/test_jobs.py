@@ -150,13 +150,29 @@ def test_records_of_finished_business_go_after_the_records_retention(
         records = after["records"]
         assert records["rights_requests"] == 1
         assert records["audit_log"] >= 3  # received, verification sent, expired, runs
-        assert records["service_consent_events"] == 2
+        assert records["service_consent_events"] == 1
         assert records["service_consent_records"] == 1
         assert store.get_request(req.id) is None
         assert store.audit_entries(request_id=req.id) == []
         assert consents.history("ended-id") == []
         assert consents.load("ended-id").grants == ()
         assert consents.load("live-id").grants == forever.grants, "a live exception stays"
+        assert len(consents.history("live-id")) == 1, "and so does its history"
+
+
+def test_retention_keeps_the_rollups_day_markers(make_app: Callable[..., Starlette]) -> None:
+    """A rolled-up day is marked in service_job_runs; forgetting the marker
+    would roll the day up again and count its visitors twice."""
+    with TestClient(make_app()) as client:
+        svc = service_of(client)
+        visits(client, 12)
+        later = time.time() + DAY + 3 * 3600
+        assert run_rollup(svc, later)["days"] == 1
+        markers = [r for r in svc.tables.job_runs() if r[0].startswith("rollup:")]
+        assert markers
+        run_retention(svc, later + 40 * DAY)
+        assert [r for r in svc.tables.job_runs() if r[0].startswith("rollup:")] == markers
+        assert run_rollup(svc, later + 40 * DAY) == {"days": 0, "cells": 0}
 
 
 def test_deletions_reach_the_inventorys_recipients_by_signed_webhook(

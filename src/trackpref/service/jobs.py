@@ -51,8 +51,9 @@ log = logging.getLogger("trackpref.service.jobs")
 _LOCK_BASE = 0x7472_6B6A_0000  # "trkj" + a per-job number
 #: Days of tallies kept (13 months and a bit: the rollups' retention).
 TALLY_DAYS = 400
-#: Days a finished job run is remembered (bookkeeping; the newest run of each
-#: job is what the dashboard and the exactly-once claim need).
+#: Days a finished run of a scheduled job is remembered (bookkeeping: the
+#: dashboard shows each job's newest run, and a slot is claimed once). The
+#: rollup's per-day markers in the same table are never purged.
 JOB_RUN_DAYS = 30
 #: A day is rolled up once it ended this long ago (the salts' grace, and late beacons).
 ROLLUP_AFTER = 2 * 3600.0
@@ -87,9 +88,13 @@ def run_retention(service: Service, now: float) -> dict[str, Any]:
         "requests_expired": expired,
         "records": records,
     }
+    # A run is remembered for twice the longest interval at least, so that no
+    # instance can claim a slot whose run was already forgotten.
+    keep_runs = max(JOB_RUN_DAYS * 86400.0, 2 * max(service.config.jobs.values(), default=0.0))
     own = service.tables.purge_records(
         retention_cutoff(service.inventory.site.records_retention, now),
-        job_runs_before=now - JOB_RUN_DAYS * 86400.0,
+        jobs=tuple(JOBS),
+        job_runs_before=now - keep_runs,
         now=now,
     )
     for table, n in own.items():

@@ -315,21 +315,30 @@ class ServiceTables:
         return int(slot), None if finished is None else float(finished), outcome
 
     # -- records retention ----------------------------------------------------------
-    def purge_records(self, before: float, *, job_runs_before: float, now: float) -> dict[str, int]:
+    def purge_records(
+        self,
+        before: float,
+        *,
+        jobs: Sequence[str],
+        job_runs_before: float,
+        now: float,
+    ) -> dict[str, int]:
         """The service's share of the records retention; rows deleted per table.
 
-        A browser's exception history (``service_consent_events``) is evidence
-        of what it granted, kept like the ledger's records; an exception
-        record none of whose grants is live any more, and that nobody changed
-        since ``before``, grants nothing and goes too. Job runs are
-        bookkeeping, not evidence: they go after ``job_runs_before``.
+        An exception record none of whose grants is live any more, and that
+        nobody changed since ``before``, grants nothing and goes. A browser's
+        exception history (``service_consent_events``) is evidence of what it
+        granted: it is kept while the browser holds an exception, and its
+        entries older than ``before`` go once it holds none. The runs of the
+        scheduled ``jobs`` are bookkeeping: they go after ``job_runs_before``.
+        Other rows of ``service_job_runs`` (the rollup's per-day markers) say
+        what was done once and must stay, or it would be done again.
         """
+        if not jobs:
+            raise ValueError("jobs: name the scheduled jobs whose old runs may go")
         store = self.store
         out: dict[str, int] = {}
         with store.transaction():
-            out["service_consent_events"] = store.execute(
-                "DELETE FROM service_consent_events WHERE at < ?", (before,)
-            )
             stale = store.query(
                 "SELECT consent_id, exceptions FROM service_consent_records WHERE updated < ?",
                 (before,),
@@ -341,10 +350,17 @@ class ServiceTables:
                     "DELETE FROM service_consent_records WHERE consent_id = ? AND updated < ?",
                     (cid, before),
                 )
-            out["service_job_runs"] = store.execute(
-                "DELETE FROM service_job_runs WHERE started_at < ? AND finished_at IS NOT NULL",
-                (job_runs_before,),
+            out["service_consent_events"] = store.execute(
+                "DELETE FROM service_consent_events WHERE at < ? AND NOT EXISTS (SELECT 1 FROM "
+                "service_consent_records r WHERE r.consent_id = service_consent_events.consent_id)",
+                (before,),
             )
+            marks = ", ".join("?" * len(jobs))
+            sql = (
+                "DELETE FROM service_job_runs WHERE started_at < ? AND finished_at IS NOT NULL "  # noqa: S608 - placeholders only
+                f"AND job IN ({marks})"
+            )
+            out["service_job_runs"] = store.execute(sql, (job_runs_before, *jobs))
         return out
 
     # -- audits ---------------------------------------------------------------------

@@ -480,8 +480,8 @@ class Store(abc.ABC):
         expired consents, and finished rights requests (with any code left
         for them) are kept as evidence, but not forever: they name requests
         and pseudonymous subjects, and storage limitation covers evidence
-        too. Unfinished business (an open request, a pending webhook, a live
-        consent) stays whatever its age.
+        too. Unfinished business (an open request and its audit entries, a
+        pending webhook, a live consent) stays whatever its age.
         """
 
     # -- webhook outbox ------------------------------------------------------

@@ -760,22 +760,9 @@ class SQLStore(Store):
     def purge_records(self, before: float) -> dict[str, int]:
         at = _finite(before)
         site = self.site
+        # Requests first: the audit entries of a request go with it, never
+        # before it (a request still open keeps its whole trail).
         statements: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
-            ("audit_log", "DELETE FROM audit_log WHERE site = ? AND ts < ?", (site, at)),
-            ("purge_log", "DELETE FROM purge_log WHERE site = ? AND ts < ?", (site, at)),
-            (
-                "webhook_outbox",
-                # A notice ends days after it was queued (delivered, or given
-                # up after its last attempt): its age counts from the queueing.
-                "DELETE FROM webhook_outbox WHERE site = ? AND status <> 'pending' "
-                "AND created_at < ?",
-                (site, at),
-            ),
-            (
-                "consents",
-                "DELETE FROM consents WHERE site = ? AND (withdrawn_at < ? OR expires_at < ?)",
-                (site, at, at),
-            ),
             (
                 "rights_requests",
                 "DELETE FROM rights_requests WHERE site = ? "
@@ -789,6 +776,27 @@ class SQLStore(Store):
                 "rights_requests r WHERE r.site = verifications.site "
                 "AND r.id = verifications.request_id)",
                 (site,),
+            ),
+            (
+                "audit_log",
+                "DELETE FROM audit_log WHERE site = ? AND ts < ? AND (request_id IS NULL OR "
+                "NOT EXISTS (SELECT 1 FROM rights_requests r WHERE r.site = audit_log.site "
+                "AND r.id = audit_log.request_id))",
+                (site, at),
+            ),
+            ("purge_log", "DELETE FROM purge_log WHERE site = ? AND ts < ?", (site, at)),
+            (
+                "webhook_outbox",
+                # A notice ends days after it was queued (delivered, or given
+                # up after its last attempt): its age counts from the queueing.
+                "DELETE FROM webhook_outbox WHERE site = ? AND status <> 'pending' "
+                "AND created_at < ?",
+                (site, at),
+            ),
+            (
+                "consents",
+                "DELETE FROM consents WHERE site = ? AND (withdrawn_at < ? OR expires_at < ?)",
+                (site, at, at),
             ),
         )
         out: dict[str, int] = {}

@@ -228,6 +228,8 @@ class SQLiteStore(SQLStore):
         self.path = path
         super().__init__(site, f"sqlite:///{path}", _shared)
         self._sq = _shared
+        if _shared.scrub_tables and _shared.depth == 0:  # a migration erased something
+            self.scrub_deleted()
 
     def for_site(self, site: str) -> SQLiteStore:
         return SQLiteStore(self.path, site=site, keys_path=self.keys_path, _shared=self._sq)

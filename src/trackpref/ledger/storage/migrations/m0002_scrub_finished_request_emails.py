@@ -5,9 +5,9 @@ rejected or expired: the address was needed to send the code and the
 answer, and nothing after. Requests that finished under an earlier version
 still held theirs; this migration clears them, and the store then scrubs
 the table as after any deletion (``SCRUBS``): on SQLite ``secure_delete``
-zeroes the old text in the page and a truncating checkpoint removes the
-copies the WAL held; on PostgreSQL the old row versions go at the next
-``VACUUM`` (the retention job's ``scrub_deleted``).
+zeroes the old text in the page and the store, as it opens, checkpoints the
+WAL that held the old copies; on PostgreSQL the old row versions go at the
+next ``VACUUM`` (the retention job's ``scrub_deleted``).
 """
 
 from __future__ import annotations
