@@ -41,10 +41,20 @@ _COOKIE_MARK = CONSENT_COOKIE.encode() + b"="
 #: party map, or a consent cookie) are scanned again for them.
 _WANTED = frozenset((b"dnt", b"sec-gpc", b"cookie", b"sec-fetch-site", b"sec-fetch-dest"))
 #: Response headers an app may have chosen itself (``Tk: U``, its own referrer policy).
-#: ASGI requires lower-case names; the usual spellings of careless apps are
-#: listed too, so one set lookup per header is the whole check.
+#: ASGI requires lower-case names; every spelling of ``Tk`` and the usual ones
+#: of careless apps for the referrer policy are listed too, so one set lookup
+#: per header is the whole check.
 _APP_CHOSEN = frozenset(
-    (b"tk", b"Tk", b"TK", b"referrer-policy", b"Referrer-Policy", b"Referrer-policy")
+    (
+        b"tk",
+        b"Tk",
+        b"TK",
+        b"tK",
+        b"referrer-policy",
+        b"Referrer-Policy",
+        b"Referrer-policy",
+        b"REFERRER-POLICY",
+    )
 )
 _MAX_API_BODY = 16 * 1024
 
