@@ -316,13 +316,19 @@ def hang(request: Request) -> Response:
     return HTMLResponse(f"<!doctype html><html><body>hang{script}</body></html>")
 
 
-#: Keeps a fresh id where only a deep read finds it: in IndexedDB (as an
-#: object's member) and, in a secure context, in the Cache API. The id is never
-#: a cookie, never in web storage, and never sent.
+#: Keeps fresh ids where only a deep read finds them: in IndexedDB (as an
+#: object's member) and, in a secure context, in the Cache API, once as a form
+#: body holding the IndexedDB id and once as a JSON body holding a second id.
+#: Neither is a cookie or in web storage; the IndexedDB id is never sent, the
+#: cached-only one is sent once, to tracker.test, so it counts only because
+#: the Cache API read finds it stored.
 VAULT_JS = """
 (async function () {
-  var a = new Uint8Array(16); crypto.getRandomValues(a);
-  var uid = Array.from(a, function (b) { return ('0' + b.toString(16)).slice(-2); }).join('');
+  var fresh = function () {
+    var a = new Uint8Array(16); crypto.getRandomValues(a);
+    return Array.from(a, function (b) { return ('0' + b.toString(16)).slice(-2); }).join('');
+  };
+  var uid = fresh();
   await new Promise(function (done) {
     var r = indexedDB.open('trk', 1);
     r.onupgradeneeded = function () { r.result.createObjectStore('ids'); };
@@ -334,9 +340,13 @@ VAULT_JS = """
     };
   });
   if (self.caches && self.isSecureContext) {
+    var cid = fresh();
     var c = await caches.open('trk-v1');
-    var body = new Response('uid=' + uid, {headers: {'content-type': 'text/plain'}});
-    await c.put('/vault/state', body);
+    var form = {headers: {'content-type': 'application/x-www-form-urlencoded'}};
+    await c.put('/vault/state', new Response('uid=' + uid + '&v=1', form));
+    var json = {headers: {'content-type': 'application/json'}};
+    await c.put('/vault/profile', new Response(JSON.stringify({cid: cid, n: 3}), json));
+    new Image().src = 'http://tracker.test:' + location.port + '/collect?c=' + cid;
   }
   document.title = 'stored';
 })();
@@ -348,6 +358,57 @@ def vault(request: Request) -> Response:
         return HTMLResponse(
             f"<!doctype html><html><body>vault<script>{VAULT_JS}</script></body></html>"
         )
+    return _common(request)
+
+
+#: Tokens of bigdb pages whose database is full (see :func:`bigdb`).
+_BIGDB_READY: set[str] = set()
+
+#: A large IndexedDB: 200 records of about 600 KB each (random numbers, which
+#: neither compress nor serialize quickly), then a localStorage item. Reading
+#: every record whole and serializing it, all in one synchronous run, takes
+#: seconds.
+BIGDB_JS = """
+(function () {
+  var data = [];
+  for (var i = 0; i < 68000; i++) data.push(Math.random());
+  var r = indexedDB.open('big', 1);
+  r.onupgradeneeded = function () { r.result.createObjectStore('blobs'); };
+  r.onsuccess = function () {
+    var db = r.result, tx = db.transaction('blobs', 'readwrite'), store = tx.objectStore('blobs');
+    for (var i = 0; i < 200; i++) store.put({data: data, n: [i]}, i);
+    tx.oncomplete = function () {
+      db.close();
+      localStorage.setItem('bigdb', 'full');
+      fetch('/ready?t=' + TOKEN);
+    };
+  };
+})();
+"""
+
+
+async def bigdb(request: Request) -> Response:
+    """A page with a large IndexedDB and a CMP. An image that the server holds
+    until the database is full keeps the page's ``load`` event until then."""
+    path = request.url.path
+    if path == "/":
+        token = secrets.token_hex(8)
+        script = BIGDB_JS.replace("TOKEN", json.dumps(token))
+        return HTMLResponse(
+            f"<!doctype html><html><head>{_cmp_script(honors=True)}</head><body>bigdb"
+            f'<script>{script}</script><img src="/hold?t={token}" alt=""></body></html>'
+        )
+    if path == "/ready":
+        _BIGDB_READY.add(request.query_params.get("t", ""))
+        return Response("", status_code=204)
+    if path == "/hold":
+        token = request.query_params.get("t", "")
+        for _ in range(200):
+            if token in _BIGDB_READY:
+                break
+            await asyncio.sleep(0.05)
+        _BIGDB_READY.discard(token)
+        return Response(GIF, media_type="image/gif")
     return _common(request)
 
 
@@ -428,6 +489,7 @@ HANDLERS: dict[str, Callable[[Request], object]] = {
     # A site reached by address, as `trackpref serve` is: no host rules needed.
     "127.0.0.1": address,
     "vault.test": vault,
+    "bigdb.test": bigdb,
     "cloak.test": cloak,
     "metrics.cloak.test": tracker,
     "tracker.test": tracker,

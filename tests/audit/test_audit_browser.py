@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -290,19 +291,32 @@ def test_identifiers_kept_in_indexeddb_and_the_cache_api_are_read(
     uid = found[("indexeddb", "trk/ids/me.id")]
     assert len(uid) == 32
     assert found[("indexeddb", "trk/ids/me.kind")] == "visitor"
+    # A cached body is read item by item: a form body per pair, JSON per member.
     cached = {k: v for (kind, k), v in found.items() if kind == "cache"}
-    assert cached == {f"trk-v1 {secure}/state": f"{secure}/state uid={uid}"}
+    cid = cached.get(f"trk-v1 {secure}/profile #cid", "")
+    assert len(cid) == 32
+    assert cid != uid
+    assert cached == {
+        f"trk-v1 {secure}/state #uid": uid,
+        f"trk-v1 {secure}/state #v": "1",
+        f"trk-v1 {secure}/profile #cid": cid,
+        f"trk-v1 {secure}/profile #n": "3",
+    }
     assert not any(uid in r.url for r in on_loopback.requests), "the id was never sent"
+    assert sum(cid in r.url for r in on_loopback.requests) == 1
     # Plain HTTP on a name is no secure context: IndexedDB only.
     kinds = {s.kind for s in on_http.storage}
     assert kinds == {"indexeddb"}
 
 
-def test_a_deep_store_id_counts_as_an_identifier_in_the_report(
-    fixture_web: FixtureWeb, chromium: str, tmp_path: Path
-) -> None:
+@pytest.fixture(scope="module")
+def vault_report(
+    fixture_web: FixtureWeb, chromium: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """The report of a crawl of the vault page in a secure context."""
+    out = tmp_path_factory.mktemp("vault-audit")
     url = f"http://127.0.0.1:{fixture_web.port}/vault"
-    with ResultStore(tmp_path / "audit.sqlite") as store:
+    with ResultStore(out / "audit.sqlite") as store:
         result = asyncio.run(
             run_crawl(
                 [url],
@@ -313,14 +327,65 @@ def test_a_deep_store_id_counts_as_an_identifier_in_the_report(
             )
         )
         write_reports(
-            tmp_path, store, result.crawl.id, knowledge=result.knowledge, states=DEFAULT_STATES
+            out, store, result.crawl.id, knowledge=result.knowledge, states=DEFAULT_STATES
         )
-    document = json.loads((tmp_path / "report.json").read_text())
-    [entry] = document["sites"]
-    for state in entry["states"].values():
+    [entry] = json.loads((out / "report.json").read_text())["sites"]
+    return dict(entry)
+
+
+def test_a_deep_store_id_counts_as_an_identifier_in_the_report(
+    vault_report: dict[str, Any],
+) -> None:
+    for state in vault_report["states"].values():
         marked = {(s["kind"], s["identifier"]) for s in state["storage"] if "trk" in s["key"]}
         assert ("indexeddb", True) in marked
         assert ("cache", True) in marked
+
+
+def test_an_id_kept_only_in_the_cache_api_and_sent_once_is_an_identifier_flow(
+    vault_report: dict[str, Any],
+) -> None:
+    gpc_state = vault_report["states"]["dnt1-gpc"]
+    [cid] = [s["value"] for s in gpc_state["storage"] if s["key"].endswith("/profile #cid")]
+    [flow] = [i for i in gpc_state["identifiers"] if i["value"] == cid]
+    assert flow["recipient"] == "tracker.test"
+    assert flow["via"] == ["query:c"]
+    assert flow["requests"] == 1  # so it counts only because it is stored
+    assert flow["owner"] is not None
+
+
+def test_a_large_indexeddb_costs_neither_web_storage_nor_the_consent_strings(
+    fixture_web: FixtureWeb, chromium: str
+) -> None:
+    """200 records of about 600 KB: read whole and serialized in one go, they
+    took longer than the read timeout, and web storage and the consent strings
+    were lost with them."""
+    options = config(fixture_web, chromium, read_timeout=1.0, page_timeout=10.0).browser
+
+    async def go() -> tuple[Any, float]:
+        async with async_playwright() as playwright:
+            driver = await BrowserDriver.launch(playwright, options)
+            try:
+                started = time.monotonic()
+                obs = await driver.visit(fixture_web.url("bigdb"), SignalState.DNT1_GPC)
+                return obs, time.monotonic() - started
+            finally:
+                await driver.close()
+
+    obs, seconds = asyncio.run(go())
+    assert obs.failure is None
+    assert "storage" not in obs.unread
+    assert "consent" not in obs.unread
+    found = {(s.kind, s.key): s.value for s in obs.storage}
+    assert found[("local", "bigdb")] == "full", "web storage was read after the database was full"
+    assert obs.consent.usp_api == "1YYN"
+    deep = [s for s in obs.storage if s.kind == "indexeddb"]
+    assert 0 < len(deep) <= 200
+    assert all(len(s.value) <= 512 for s in deep)
+    assert deep[0].value.startswith('{"data":[0.')
+    # Load and settle, then at most a read timeout for web storage and half
+    # of one for the deep read.
+    assert seconds < 8, seconds
 
 
 def test_a_tracker_behind_the_sites_own_name_is_found_with_resolve_cnames(

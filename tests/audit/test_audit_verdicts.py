@@ -329,6 +329,9 @@ def test_an_opt_out_string_that_says_no_on_a_repeat_load_fails_gpc() -> None:
         e.kind == "consent-string" and e.detail.startswith("repeat load 2: ") and e.decisive
         for e in verdict.evidence
     )
+    # The first load's string recorded the opt-out, but not every load's did.
+    assert not any("record the opt-out" in e.detail for e in verdict.evidence)
+    assert any("record the opt-out" in e.detail for e in gpc_honored(first).evidence)
 
 
 def test_judge_and_compliance() -> None:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, Request
+from playwright.async_api import Browser, BrowserContext, Frame, Page, Playwright, Request
 from playwright.async_api import Error as PlaywrightError
 
 from .browser_options import BASE_ARGS, BrowserOptions, chromium_path
@@ -91,82 +91,232 @@ _STORAGE_JS = f"""
 """
 
 
+#: Bytes of a Cache API body read (the rest is never fetched from the cache).
+MAX_CACHE_BODY = 2048
+
 #: IndexedDB and the Cache API: where an identifier can live without ever
-#: being a cookie or web storage. Read-only: a database is opened at its
-#: current version (one that does not exist is never created), and each read
-#: is capped at ``cap`` ms so that a page that holds a database open cannot
-#: keep web storage and the consent strings from being read.
+#: being a cookie or web storage. Read in an evaluation of its own, after web
+#: storage and the consent strings, so that a page with a large or busy store
+#: costs only what this read finds (see :meth:`BrowserDriver._frame_state`).
+#:
+#: Everything is bounded, since a hostile page owns the data: records are
+#: walked with a cursor, one at a time, until ``MAX_STORAGE_ITEMS`` records or
+#: items, or the deadline ``cap`` ms away, whichever comes first; the whole
+#: read also returns at ``cap`` with what it has. A value is never serialized
+#: whole: ``text`` writes at most ``MAX_STORAGE_VALUE`` characters, 20 items of
+#: an array or members of an object, three levels deep, and names binary data
+#: and Blobs by their size without reading them.
+#:
+#: Read-only: a database is opened at its current version (one that does not
+#: exist is never created), and closed as soon as the page wants to upgrade
+#: it. A cache is opened only if it exists (``caches.open`` creates), and at
+#: most ``MAX_CACHE_BODY`` bytes of a body are read through its stream.
+#:
 #: An IndexedDB record that is an object is read one level deep, one item per
 #: text or number member (``db/store/key.member``): trackers keep
 #: ``{id: ..., created: ...}`` and the identifier is a member, not the JSON.
+#: A cached response is keyed ``cache-name URL``; its body is read the same
+#: way, one item per text or number member of a JSON object or per ``k=v``
+#: pair of a query string (``cache-name URL #member``), else as its text.
 _DEEP_STORAGE_JS = f"""
 async (cap) => {{
-  const MAXI = {MAX_STORAGE_ITEMS}, MAXV = {MAX_STORAGE_VALUE};
-  const out = {{ indexeddb: [], cache: [] }};
-  const text = (v) => {{
+  const MAXI = {MAX_STORAGE_ITEMS}, MAXV = {MAX_STORAGE_VALUE}, MAXB = {MAX_CACHE_BODY};
+  const MAXN = 20, MAXD = 3;
+  const deadline = Date.now() + cap;
+  const late = () => Date.now() >= deadline;
+  const out = {{ origin: location.origin, indexeddb: [], cache: [] }};
+  const own = (v, k) => Object.prototype.hasOwnProperty.call(v, k);
+  const binary = (v) => {{
     try {{
-      if (typeof v === 'string') return v;
-      const j = JSON.stringify(v);
-      return j === undefined ? String(v) : j;
-    }} catch (e) {{ try {{ return String(v); }} catch (e2) {{ return ''; }} }}
+      if (v instanceof ArrayBuffer || ArrayBuffer.isView(v))
+        return '[binary ' + v.byteLength + ' bytes]';
+      if (typeof Blob === 'function' && v instanceof Blob) return '[blob ' + v.size + ' bytes]';
+    }} catch (e) {{}}
+    return null;
+  }};
+  // JSON-like text of a value, at most MAXV characters, never the whole value.
+  const text = (value) => {{
+    if (typeof value === 'string') return value.slice(0, MAXV);
+    let n = 0;
+    const parts = [];
+    const full = () => n >= MAXV;
+    const emit = (t) => {{
+      if (n >= MAXV) return;
+      t = String(t).slice(0, MAXV - n); parts.push(t); n += t.length;
+    }};
+    const walk = (v, depth) => {{
+      if (full()) return;
+      if (v === null || v === undefined) return emit('null');
+      const t = typeof v;
+      if (t === 'string') return emit(JSON.stringify(v.slice(0, MAXV)));
+      if (t === 'number' || t === 'boolean' || t === 'bigint') return emit(String(v));
+      if (t !== 'object') return emit('null');
+      const label = binary(v);
+      if (label !== null) return emit(depth ? JSON.stringify(label) : label);
+      if (v instanceof Date)
+        return emit(isNaN(v.getTime()) ? 'null' : JSON.stringify(v.toISOString()));
+      const list = Array.isArray(v) || v instanceof Set;
+      if (depth >= MAXD) return emit(list ? '[...]' : '{{...}}');
+      if (Array.isArray(v)) {{
+        emit('[');
+        for (let i = 0; i < Math.min(v.length, MAXN) && !full(); i++) {{
+          if (i) emit(',');
+          walk(v[i], depth + 1);
+        }}
+        return emit(v.length > MAXN ? ',...]' : ']');
+      }}
+      if (v instanceof Set || v instanceof Map) {{
+        emit(v instanceof Set ? '[' : '{{');
+        let i = 0;
+        for (const item of v) {{
+          if (i >= MAXN || full()) break;
+          if (i++) emit(',');
+          if (v instanceof Set) {{ walk(item, depth + 1); continue; }}
+          emit(JSON.stringify(String(item[0]).slice(0, MAXV)) + ':');
+          walk(item[1], depth + 1);
+        }}
+        return emit(v instanceof Set ? ']' : '}}');
+      }}
+      emit('{{');
+      let i = 0;
+      for (const k in v) {{
+        if (i >= MAXN || full()) break;
+        if (!own(v, k)) continue;
+        if (i++) emit(',');
+        emit(JSON.stringify(k.slice(0, MAXV)) + ':');
+        walk(v[k], depth + 1);
+      }}
+      return emit('}}');
+    }};
+    try {{ walk(value, 0); }} catch (e) {{}}
+    return parts.join('');
   }};
   const put = (list, key, value) => {{
-    if (list.length < MAXI) list.push([key.slice(0, MAXV), text(value).slice(0, MAXV)]);
+    if (list.length < MAXI) list.push([String(key).slice(0, MAXV), text(value)]);
   }};
-  const request = (r) => new Promise((res) => {{
-    r.onsuccess = () => res(r.result); r.onerror = () => res(null);
-  }});
+  // One record: an object's text and number members one by one, else its text.
+  const record = (base, v) => {{
+    if (v && typeof v === 'object' && !Array.isArray(v) && binary(v) === null) {{
+      let any = false, i = 0;
+      for (const m in v) {{
+        if (!own(v, m)) continue;
+        if (i++ >= MAXN) break;
+        const x = v[m];
+        if (typeof x === 'string' || typeof x === 'number') {{
+          put(out.indexeddb, base + '.' + m, x); any = true;
+        }}
+      }}
+      if (any) return;
+    }}
+    put(out.indexeddb, base, v);
+  }};
   const idb = async () => {{
     if (!self.indexedDB || typeof indexedDB.databases !== 'function') return;
+    let records = 0;
+    const full = () => records >= MAXI || out.indexeddb.length >= MAXI || late();
     for (const info of (await indexedDB.databases()).slice(0, 20)) {{
-      if (out.indexeddb.length >= MAXI || typeof info.name !== 'string') return;
+      if (full()) return;
+      if (typeof info.name !== 'string') continue;
       const db = await new Promise((res) => {{
         const r = indexedDB.open(info.name);
-        r.onsuccess = () => res(r.result);
+        r.onsuccess = () => {{
+          // Opened after the read gave up: let go of it at once.
+          if (late()) {{ r.result.close(); res(null); }} else res(r.result);
+        }};
         r.onerror = () => res(null);
         r.onblocked = () => res(null);
+        // The database went away since databases(): never create it.
         r.onupgradeneeded = () => {{ r.transaction.abort(); }};
       }});
       if (!db) continue;
+      let closed = false;
+      // Never hold up the page's own upgrade (or deletion) of the database.
+      db.onversionchange = () => {{ closed = true; db.close(); }};
       try {{
         for (const name of Array.from(db.objectStoreNames).slice(0, 20)) {{
-          const left = MAXI - out.indexeddb.length;
-          if (left <= 0) break;
-          const store = db.transaction(name, 'readonly').objectStore(name);
-          const [keys, values] = await Promise.all([
-            request(store.getAllKeys(null, left)), request(store.getAll(null, left))]);
-          if (!keys || !values) continue;
-          for (let i = 0; i < Math.min(keys.length, values.length); i++) {{
-            const base = info.name + '/' + name + '/' + text(keys[i]);
-            const v = values[i];
-            if (v && typeof v === 'object' && !Array.isArray(v)) {{
-              let any = false;
-              for (const m of Object.keys(v).slice(0, 20)) {{
-                if (typeof v[m] === 'string' || typeof v[m] === 'number') {{
-                  put(out.indexeddb, base + '.' + m, v[m]); any = true;
-                }}
-              }}
-              if (!any) put(out.indexeddb, base, v);
-            }} else {{
-              put(out.indexeddb, base, v);
-            }}
+          if (closed || full()) break;
+          await new Promise((res) => {{
+            let r;
+            try {{
+              const tx = db.transaction(name, 'readonly');
+              tx.onabort = () => res();
+              r = tx.objectStore(name).openCursor();
+            }} catch (e) {{ return res(); }}
+            r.onerror = () => res();
+            r.onsuccess = () => {{
+              const c = r.result;
+              if (!c) return res();
+              records++;
+              try {{ record(info.name + '/' + name + '/' + text(c.key), c.value); }} catch (e) {{}}
+              // Not continuing ends the transaction.
+              if (closed || full()) return res();
+              try {{ c.continue(); }} catch (e) {{ res(); }}
+            }};
+          }});
+        }}
+      }} finally {{ closed = true; db.close(); }}
+    }}
+  }};
+  // The first MAXB bytes of a body, read from its stream; the rest is left.
+  const head = async (body) => {{
+    const reader = body.getReader();
+    const chunks = [];
+    let n = 0;
+    try {{
+      while (n < MAXB && !late()) {{
+        const {{ done, value }} = await reader.read();
+        if (done || !value) break;
+        const part = value.subarray(0, MAXB - n);
+        chunks.push(part); n += part.length;
+      }}
+    }} finally {{ reader.cancel().catch(() => {{}}); }}
+    const all = new Uint8Array(n);
+    let at = 0;
+    for (const part of chunks) {{ all.set(part, at); at += part.length; }}
+    return new TextDecoder().decode(all);
+  }};
+  // A body's items: JSON members, or query pairs, or the text itself.
+  const body = (key, t) => {{
+    const s = t.trim();
+    if (s.startsWith('{{')) {{
+      let j = null;
+      try {{ j = JSON.parse(s); }} catch (e) {{}}
+      if (j && typeof j === 'object' && !Array.isArray(j)) {{
+        let any = false;
+        for (const m of Object.keys(j).slice(0, MAXN)) {{
+          if (typeof j[m] === 'string' || typeof j[m] === 'number') {{
+            put(out.cache, key + ' #' + m, j[m]); any = true;
           }}
         }}
-      }} finally {{ db.close(); }}
+        if (any) return;
+      }}
     }}
+    const q = s.startsWith('?') ? s.slice(1) : s;
+    if (/^[^\\s=&]+=[^\\s&]*(&[^\\s=&]+=[^\\s&]*)*&?$/.test(q)) {{
+      let any = false, i = 0;
+      for (const [k, v] of new URLSearchParams(q)) {{
+        if (i++ >= MAXN) break;
+        put(out.cache, key + ' #' + k, v); any = true;
+      }}
+      if (any) return;
+    }}
+    put(out.cache, key, t);
   }};
   const cache = async () => {{
     if (!self.caches || !self.isSecureContext) return;
     for (const name of (await caches.keys()).slice(0, 20)) {{
-      if (out.cache.length >= MAXI) return;
+      if (out.cache.length >= MAXI || late()) return;
+      // caches.open creates a cache that does not exist (any more).
+      if (!(await caches.has(name))) continue;
       const c = await caches.open(name);
-      for (const req of (await c.keys()).slice(0, MAXI - out.cache.length)) {{
-        let body = '';
+      for (const req of (await c.keys()).slice(0, MAXI)) {{
+        if (out.cache.length >= MAXI || late()) return;
+        let t = '';
         try {{
-          const blob = await (await c.match(req)).blob();
-          if (blob.size <= 4 * MAXV) body = await blob.text();
+          const response = await c.match(req);
+          if (response && response.body) t = await head(response.body);
         }} catch (e) {{}}
-        put(out.cache, name + ' ' + req.url, req.url + ' ' + body);
+        body(name + ' ' + req.url, t);
       }}
     }}
   }};
@@ -178,19 +328,11 @@ async (cap) => {{
 }}
 """
 
-#: A frame's storage, all kinds, in one evaluation.
-_FRAME_STATE_JS = (
-    f"async (cap) => {{ const storage = ({_STORAGE_JS.strip()})(); "
-    f"const deep = await ({_DEEP_STORAGE_JS.strip()})(cap); "
-    "return Object.assign(storage, deep); }"
-)
-
-#: The main frame's storage and consent strings in one evaluation.
+#: The main frame's web storage and consent strings in one evaluation.
 _PAGE_STATE_JS = (
-    f"async (cap) => {{ const storage = ({_STORAGE_JS.strip()})(); "
-    f"const [deep, consent] = await Promise.all([({_DEEP_STORAGE_JS.strip()})(cap), "
-    f"({_CONSENT_JS.strip()})()]); "
-    "return Object.assign(storage, deep, { consent }); }"
+    f"async () => {{ const storage = ({_STORAGE_JS.strip()})(); "
+    f"const consent = await ({_CONSENT_JS.strip()})(); "
+    "return Object.assign(storage, { consent }); }"
 )
 #: Kinds of storage read, as the observation names them.
 STORAGE_KINDS = ("local", "session", "indexeddb", "cache")
@@ -459,38 +601,46 @@ class BrowserDriver:
 
     async def _page_state(self, page: Page) -> tuple[tuple[StorageRecord, ...], object, bool]:
         """Storage of every frame (up to 20: web storage, IndexedDB, the Cache
-        API) and the consent strings of the
-        page, read in one round trip per frame, and whether the main frame
-        answered (a page whose main thread hangs after ``load`` does not)."""
+        API) and the consent strings of the page, and whether the main frame
+        answered (a page whose main thread hangs after ``load`` does not).
+        Frames are read at the same time, each as :meth:`_frame_state` says."""
         main = page.main_frame
         frames = [main, *(f for f in page.frames if f is not main)][:20]
-        # The deep reads get half the read timeout: what they cannot finish
-        # in it is left out, and web storage and the consent strings still come.
-        cap = int(self.options.read_timeout * 500)
-        reads = [
-            _bounded(
-                f.evaluate(_PAGE_STATE_JS if f is main else _FRAME_STATE_JS, cap),
-                self.options.read_timeout,
-            )
-            for f in frames
-        ]
-        results = await asyncio.gather(*reads)
-        consent = results[0].get("consent") if isinstance(results[0], dict) else None
-        seen: set[str] = set()
+        results = await asyncio.gather(*(self._frame_state(f, f is main) for f in frames))
+        first = results[0][0]
+        page_read = isinstance(first, dict)
+        consent = first.get("consent") if isinstance(first, dict) else None
+        seen: dict[str, set[str]] = {"state": set(), "deep": set()}
         out: list[StorageRecord] = []
-        for data in results:
-            if not isinstance(data, dict):
-                continue
-            origin = clean_text(str(data.get("origin", "")))
-            if origin in seen or origin in ("", "null"):
-                continue
-            seen.add(origin)
-            for kind in STORAGE_KINDS:
-                for item in data.get(kind) or []:
-                    if isinstance(item, list) and len(item) == 2:
-                        key, value = clean_text(str(item[0])), clean_text(str(item[1]))
-                        out.append(StorageRecord(origin, kind, key, value))
-        return tuple(out), consent, isinstance(results[0], dict)
+        for pair in results:
+            for part, data in zip(("state", "deep"), pair, strict=True):
+                if not isinstance(data, dict):
+                    continue
+                origin = clean_text(str(data.get("origin", "")))
+                if origin in seen[part] or origin in ("", "null"):
+                    continue
+                seen[part].add(origin)
+                for kind in STORAGE_KINDS:
+                    for item in data.get(kind) or []:
+                        if isinstance(item, list) and len(item) == 2:
+                            key, value = clean_text(str(item[0])), clean_text(str(item[1]))
+                            out.append(StorageRecord(origin, kind, key, value))
+        return tuple(out), consent, page_read
+
+    async def _frame_state(self, frame: Frame, main: bool) -> tuple[object, object]:
+        """One frame's storage: web storage (and, in the main frame, the consent
+        strings) first, then IndexedDB and the Cache API in an evaluation of
+        their own, so that a store too large or too busy to read in time costs
+        only itself. The deep read gets half the read timeout; its script stops
+        a little before that and returns what it has. A frame that did not
+        answer the first read is not asked again (its main thread is stuck).
+        The two reads are sequential: a page's scripts run on one thread."""
+        timeout = self.options.read_timeout
+        state = await _bounded(frame.evaluate(_PAGE_STATE_JS if main else _STORAGE_JS), timeout)
+        if not isinstance(state, dict):
+            return None, None
+        deep = await _bounded(frame.evaluate(_DEEP_STORAGE_JS, int(timeout * 400)), timeout / 2)
+        return state, deep
 
 
 def _pairs(items: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:

@@ -328,12 +328,15 @@ def gpc_honored(
         evidence.append(Evidence("consent-string", problem, signal.state.value, decisive=False))
     again, tracked, loads = _repeat_tracking(signal, repeats, "Sec-GPC: 1", consent=True)
     evidence.extend(again)
+    # A repeat load whose opt-out string said no: the strings did not record
+    # the opt-out on every load, so the reassuring note is not added.
+    repeat_said_no = any(e.kind == "consent-string" for e in again)
     violated = bool(evidence) and any(e.decisive for e in evidence)
     evidence.extend(_exemptions(signal, parties))
     comparison, effect = _comparison(states, signal)
     if comparison is not None:
         evidence.append(comparison)
-    if signal.consent.present and not signal.consent.opt_out_problems():
+    if signal.consent.present and not signal.consent.opt_out_problems() and not repeat_said_no:
         evidence.append(
             Evidence(
                 "consent-string",
