@@ -65,21 +65,34 @@ def report(
         "not a url",
     ]
     out = tmp_path_factory.mktemp("fixture-audit")
+    document = crawl_report(out, urls, config(web, chromium), concurrency=2)
+    document["_out"] = str(out)
+    return document
+
+
+def crawl_report(
+    out: Path,
+    urls: list[str],
+    cfg: AuditConfig,
+    *,
+    concurrency: int = 1,
+    knowledge: TrackerKnowledge | None = None,
+) -> dict[str, Any]:
+    """Crawl ``urls`` into ``out`` and return its report.json."""
     with ResultStore(out / "audit.sqlite") as store:
         result = asyncio.run(
             run_crawl(
                 urls,
                 store=store,
-                config=config(web, chromium),
-                concurrency=2,
-                base_knowledge=TrackerKnowledge(threshold=3),
+                config=cfg,
+                concurrency=concurrency,
+                base_knowledge=knowledge or TrackerKnowledge(threshold=3),
             )
         )
         write_reports(
             out, store, result.crawl.id, knowledge=result.knowledge, states=DEFAULT_STATES
         )
     document: dict[str, Any] = json.loads((out / "report.json").read_text())
-    document["_out"] = str(out)
     return document
 
 
@@ -316,20 +329,7 @@ def vault_report(
     """The report of a crawl of the vault page in a secure context."""
     out = tmp_path_factory.mktemp("vault-audit")
     url = f"http://127.0.0.1:{fixture_web.port}/vault"
-    with ResultStore(out / "audit.sqlite") as store:
-        result = asyncio.run(
-            run_crawl(
-                [url],
-                store=store,
-                config=config(fixture_web, chromium),
-                concurrency=1,
-                base_knowledge=TrackerKnowledge(threshold=3),
-            )
-        )
-        write_reports(
-            out, store, result.crawl.id, knowledge=result.knowledge, states=DEFAULT_STATES
-        )
-    [entry] = json.loads((out / "report.json").read_text())["sites"]
+    [entry] = crawl_report(out, [url], config(fixture_web, chromium))["sites"]
     return dict(entry)
 
 
@@ -396,19 +396,8 @@ def test_a_tracker_behind_the_sites_own_name_is_found_with_resolve_cnames(
     knowledge = TrackerKnowledge(tds_trackers=frozenset({"tracker.test"}), threshold=3)
 
     def audit(out: Path, **options: Any) -> dict[str, Any]:
-        with ResultStore(out / "audit.sqlite") as store:
-            result = asyncio.run(
-                run_crawl(
-                    [fixture_web.url("cloak")],
-                    store=store,
-                    config=dataclasses.replace(config(fixture_web, chromium), **options),
-                    base_knowledge=knowledge,
-                )
-            )
-            write_reports(
-                out, store, result.crawl.id, knowledge=result.knowledge, states=DEFAULT_STATES
-            )
-        [entry] = json.loads((out / "report.json").read_text())["sites"]
+        cfg = dataclasses.replace(config(fixture_web, chromium), **options)
+        [entry] = crawl_report(out, [fixture_web.url("cloak")], cfg, knowledge=knowledge)["sites"]
         return dict(entry)
 
     (tmp_path / "plain").mkdir()
