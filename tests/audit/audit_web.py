@@ -336,6 +336,8 @@ VAULT_JS = """
     r.onsuccess = function () {
       var tx = r.result.transaction('ids', 'readwrite');
       tx.objectStore('ids').put({id: uid, kind: 'visitor'}, 'me');
+      var deep = {v: 2, meta: {ids: [{uid: uid.split('').reverse().join('')}]}};
+      tx.objectStore('ids').put(deep, 'deep');
       tx.oncomplete = function () { r.result.close(); done(); };
     };
   });

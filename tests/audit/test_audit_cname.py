@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
 
+import dns.asyncresolver
+import dns.resolver
+import pytest
 from audit_dns import dns_server
 from audit_fakes import request, visit
 from hypothesis import given
 from hypothesis import strategies as st
 
 from trackpref.audit.analysis import analyse_states
-from trackpref.audit.cname import MAX_CHAIN, cloaked_hosts, resolve_cname_chains
+from trackpref.audit.cname import (
+    MAX_CHAIN,
+    DNSSetupError,
+    check_resolver,
+    cloaked_hosts,
+    resolve_cname_chains,
+)
+from trackpref.audit.crawl import AuditSetupError, run_crawl
+from trackpref.audit.declarations import SiteDeclarations
 from trackpref.audit.observation import Observation
+from trackpref.audit.runner import AuditConfig
 from trackpref.audit.site_parties import SiteParties
 from trackpref.audit.states import SignalState
-from trackpref.audit.verdicts import gpc_honored
+from trackpref.audit.verdicts import claims_contradicted, gpc_honored
 
 PAGE = "https://shop.example/"
 TRACKERS = {"tracker.example"}
@@ -66,11 +80,9 @@ def test_chains_are_read_from_dns_and_end_on_loops_and_unknown_names() -> None:
 
 
 def test_an_unreachable_dns_server_cloaks_nothing() -> None:
-    with dns_server({}) as (host, port):
-        pass  # closed: nobody answers on that port any more
-    chains = asyncio.run(
-        resolve_cname_chains(["metrics.shop.example"], server=(host, port), timeout=0.3)
-    )
+    with dns_server({}) as address:
+        closed = address  # used once the server is gone: nobody answers there any more
+    chains = asyncio.run(resolve_cname_chains(["metrics.shop.example"], server=closed, timeout=0.3))
     assert chains == {}
 
 
@@ -128,3 +140,79 @@ def test_property_a_host_is_cloaked_exactly_when_its_chain_meets_a_tracker(
         assert found == {"m.shop.example": tuple(chain[:cut])}
     else:
         assert not found
+
+
+def test_the_pages_own_host_and_exempt_targets_are_never_cloaked() -> None:
+    chains = {
+        "www.shop.example": ("shop.platform.example",),  # the page, on a listed platform
+        "img.shop.example": ("img.platform.example",),
+        "m.shop.example": ("m.sister.example",),  # declared same-party
+    }
+    tracker = {"platform.example", "sister.example"}.__contains__
+    found = cloaked_hosts(
+        chains,
+        "shop.example",
+        lambda name: tracker(name.split(".", 1)[-1]) or tracker(name),
+        pages={"www.shop.example"},
+        exempt=lambda name: name.endswith("sister.example"),
+    )
+    assert dict(found) == {"img.shop.example": ("img.platform.example",)}
+
+
+def test_a_server_that_never_answers_costs_the_total_bound_and_cloaks_nothing() -> None:
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    try:
+        started = time.monotonic()
+        chains = asyncio.run(
+            resolve_cname_chains(
+                [f"h{i}.shop.example" for i in range(5)],
+                server=silent.getsockname(),
+                timeout=0.2,
+                total=0.5,
+            )
+        )
+        assert chains == {}
+        assert time.monotonic() - started < 2.0
+    finally:
+        silent.close()
+
+
+def test_no_resolver_configuration_is_a_setup_error_before_any_visit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = dns.asyncresolver.Resolver
+
+    def unconfigured(*args: object, configure: bool = True, **kwargs: object) -> object:
+        if configure:  # what a missing or empty /etc/resolv.conf does
+            raise dns.resolver.NoResolverConfiguration("no nameservers")
+        return real(configure=False)
+
+    monkeypatch.setattr(dns.asyncresolver, "Resolver", unconfigured)
+    with pytest.raises(DNSSetupError, match="--dns-server"):
+        check_resolver(None)
+    check_resolver(("127.0.0.1", 53))  # a given server needs no configuration
+    assert asyncio.run(resolve_cname_chains(["m.shop.example"])) == {}
+    with pytest.raises(AuditSetupError, match="no DNS resolver"):
+        asyncio.run(
+            run_crawl(
+                ["http://shop.example/"],
+                store=None,  # type: ignore[arg-type]  # refused before the store is used
+                config=AuditConfig(resolve_cnames=True),
+            )
+        )
+
+
+def test_a_cloaked_hosts_tk_n_is_the_trackers_claim() -> None:
+    uid = "7d1f9a3c5e2b4d6f8a0c"
+    pixels = [
+        request(f"https://m.shop.example/c?uid={uid}&e={e}", state=S1, response={"Tk": "N"})
+        for e in (1, 2)
+    ]
+    visits = {S0: [visit(S0, PAGE)], S1: [visit(S1, PAGE, *pixels)]}
+    parties = SiteParties.for_url(PAGE, cloaked={"m.shop.example": ("t.tracker.example",)})
+    analysed = analyse_states(visits, parties)
+    first = {s: r[0] for s, r in analysed.items()}
+    verdict = claims_contradicted(SiteDeclarations(None), first, None, parties)
+    assert verdict.value is True
+    assert "tracker.example" in verdict.summary

@@ -14,8 +14,10 @@ site and changes nothing, which is why only known trackers count.
 
 The lookups use dnspython's asyncio resolver, with the system's resolver
 configuration or a given ``host:port`` (``trackpref audit --dns-server``);
-each chain is followed for at most :data:`MAX_CHAIN` names, and a name that
-does not resolve, or times out, is simply not cloaked.
+each chain is followed for at most :data:`MAX_CHAIN` names, the hosts most
+requested come first (at most :data:`MAX_HOSTS`), all lookups together are
+bounded, and a name that does not resolve, or times out, is simply not
+cloaked. The page's own host never is.
 """
 
 from __future__ import annotations
@@ -29,7 +31,14 @@ import dns.exception
 
 from .site_parties import site_key
 
-__all__ = ["MAX_CHAIN", "MAX_HOSTS", "cloaked_hosts", "resolve_cname_chains"]
+__all__ = [
+    "MAX_CHAIN",
+    "MAX_HOSTS",
+    "DNSSetupError",
+    "check_resolver",
+    "cloaked_hosts",
+    "resolve_cname_chains",
+]
 
 #: CNAME hops followed per host.
 MAX_CHAIN = 8
@@ -38,9 +47,23 @@ MAX_CHAIN = 8
 MAX_HOSTS = 50
 
 
+class DNSSetupError(RuntimeError):
+    """No resolver can be made (no ``/etc/resolv.conf``, or one without a nameserver)."""
+
+
+def check_resolver(server: tuple[str, int] | None) -> None:
+    """Raise :class:`DNSSetupError` now, before a crawl, if lookups could not run."""
+    _resolver(server, 1.0)
+
+
 def _resolver(server: tuple[str, int] | None, timeout: float) -> dns.asyncresolver.Resolver:
     if server is None:
-        resolver = dns.asyncresolver.Resolver()
+        try:
+            resolver = dns.asyncresolver.Resolver()
+        except dns.exception.DNSException as exc:  # NoResolverConfiguration and the like
+            raise DNSSetupError(
+                f"no DNS resolver is configured ({exc}); give --dns-server HOST[:PORT]"
+            ) from None
     else:
         resolver = dns.asyncresolver.Resolver(configure=False)
         resolver.nameservers = [server[0]]
@@ -71,31 +94,61 @@ async def resolve_cname_chains(
     *,
     server: tuple[str, int] | None = None,
     timeout: float = 2.0,
+    total: float | None = None,
 ) -> dict[str, tuple[str, ...]]:
-    """The CNAME chain of each host (targets in order), for hosts that have one."""
-    wanted = sorted(set(hosts))[:MAX_HOSTS]
+    """The CNAME chain of each host (targets in order), for hosts that have one.
+
+    ``hosts`` in order of importance: the first :data:`MAX_HOSTS` are
+    resolved. Each lookup gets ``timeout``, all of them together ``total``
+    (default: four lookups' worth); what is not resolved by then has no chain.
+    A resolver that cannot be made resolves nothing (check it first with
+    :func:`check_resolver` to say so).
+    """
+    wanted = list(dict.fromkeys(hosts))[:MAX_HOSTS]
     if not wanted:
         return {}
-    resolver = _resolver(server, timeout)
-    chains = await asyncio.gather(*(_chain(resolver, h) for h in wanted))
-    return {h: c for h, c in zip(wanted, chains, strict=True) if c}
+    try:
+        resolver = _resolver(server, timeout)
+    except DNSSetupError:
+        return {}
+    tasks = [asyncio.ensure_future(_chain(resolver, h)) for h in wanted]
+    await asyncio.wait(tasks, timeout=total if total is not None else 4 * timeout)
+    out: dict[str, tuple[str, ...]] = {}
+    for host, task in zip(wanted, tasks, strict=True):
+        if not task.done():
+            task.cancel()
+            continue
+        if task.exception() is None and task.result():
+            out[host] = task.result()
+    return out
 
 
 def cloaked_hosts(
-    chains: Mapping[str, tuple[str, ...]], site: str, is_tracker: Callable[[str], bool]
+    chains: Mapping[str, tuple[str, ...]],
+    site: str,
+    is_tracker: Callable[[str], bool],
+    *,
+    pages: Iterable[str] = (),
+    exempt: Callable[[str], bool] = lambda name: False,
 ) -> Mapping[str, tuple[str, ...]]:
     """The hosts of ``site`` whose chain reaches a known tracker of another site.
 
     The chain is kept up to and including its first tracker name: that is the
-    party the host stands for.
+    party the host stands for. The hosts of the pages themselves (``pages``)
+    are never cloaked: a site served through a platform its tracker file
+    lists would otherwise be a third party on its own pages. A target that
+    is ``exempt`` (declared same-party, or the site's own entity) is the site.
     """
+    own = set(pages)
     out: dict[str, tuple[str, ...]] = {}
     for host, chain in sorted(chains.items()):
-        if site_key(host) != site:
+        if site_key(host) != site or host in own:
             continue
         for i, target in enumerate(chain):
             other = site_key(target)
-            if other != site and (is_tracker(target) or is_tracker(other)):
+            if other == site or exempt(target):
+                continue
+            if is_tracker(target) or is_tracker(other):
                 out[host] = chain[: i + 1]
                 break
     return MappingProxyType(out)

@@ -72,6 +72,20 @@ class AuditSetupError(RuntimeError):
     """The crawl cannot start (no browser, unusable store); nothing was audited."""
 
 
+def _check_dns(server: tuple[str, int] | None) -> None:
+    """CNAME lookups need dnspython and a resolver: say so before any site is visited."""
+    try:
+        from .cname import DNSSetupError, check_resolver
+    except ImportError:
+        raise AuditSetupError(
+            "--resolve-cnames needs dnspython: pip install 'trackpref[audit]'"
+        ) from None
+    try:
+        check_resolver(server)
+    except DNSSetupError as exc:
+        raise AuditSetupError(str(exc)) from None
+
+
 @dataclass(frozen=True, slots=True)
 class CrawlResult:
     crawl: CrawlInfo
@@ -123,6 +137,8 @@ async def run_crawl(
     each result as it completes."""
     if not 1 <= concurrency <= MAX_BROWSERS:
         raise AuditSetupError(f"concurrency {concurrency}: use 1 to {MAX_BROWSERS} browsers")
+    if config.resolve_cnames:
+        _check_dns(config.dns_server)
     asyncio.get_running_loop().set_exception_handler(_quiet_shutdown)
     info = store.open_crawl(urls, crawl_options(config), fresh=fresh)
     base = base_knowledge or TrackerKnowledge()

@@ -112,16 +112,16 @@ MAX_CACHE_BODY = 2048
 #: it. A cache is opened only if it exists (``caches.open`` creates), and at
 #: most ``MAX_CACHE_BODY`` bytes of a body are read through its stream.
 #:
-#: An IndexedDB record that is an object is read one level deep, one item per
-#: text or number member (``db/store/key.member``): trackers keep
-#: ``{id: ..., created: ...}`` and the identifier is a member, not the JSON.
-#: A cached response is keyed ``cache-name URL``; its body is read the same
-#: way, one item per text or number member of a JSON object or per ``k=v``
-#: pair of a query string (``cache-name URL #member``), else as its text.
+#: An IndexedDB record's objects and arrays are read four levels deep, one
+#: item per value (``db/store/key.member.member``; deeper, the bounded text):
+#: trackers keep ``{id: ..., created: ...}`` and the identifier is a value,
+#: not the JSON. A cached response is keyed ``cache-name URL``; its body is
+#: read the same way, one item per member of a JSON object or per ``k=v`` pair
+#: of a query string (``cache-name URL #member``), else as its text.
 _DEEP_STORAGE_JS = f"""
 async (cap) => {{
   const MAXI = {MAX_STORAGE_ITEMS}, MAXV = {MAX_STORAGE_VALUE}, MAXB = {MAX_CACHE_BODY};
-  const MAXN = 20, MAXD = 3;
+  const MAXN = 20, MAXD = 3, MAXF = 4;
   const deadline = Date.now() + cap;
   const late = () => Date.now() >= deadline;
   const out = {{ origin: location.origin, indexeddb: [], cache: [] }};
@@ -194,21 +194,27 @@ async (cap) => {{
   const put = (list, key, value) => {{
     if (list.length < MAXI) list.push([String(key).slice(0, MAXV), text(value)]);
   }};
-  // One record: an object's text and number members one by one, else its text.
-  const record = (base, v) => {{
-    if (v && typeof v === 'object' && !Array.isArray(v) && binary(v) === null) {{
-      let any = false, i = 0;
+  // One record as items: the members of objects and arrays, MAXF levels
+  // down, each an item of its own (db/store/key.member.member, [i] for an
+  // array's), so an id kept anywhere in them is a whole value; below that,
+  // or for anything else, the bounded text.
+  const record = (list, base, v, depth) => {{
+    const plain = v && typeof v === 'object' && binary(v) === null && !(v instanceof Date);
+    if (!plain || depth >= MAXF || list.length >= MAXI) {{ put(list, base, v); return; }}
+    let i = 0;
+    if (Array.isArray(v)) {{
+      for (; i < Math.min(v.length, MAXN); i++)
+        record(list, base + '[' + i + ']', v[i], depth + 1);
+    }} else {{
       for (const m in v) {{
         if (!own(v, m)) continue;
         if (i++ >= MAXN) break;
         const x = v[m];
-        if (typeof x === 'string' || typeof x === 'number') {{
-          put(out.indexeddb, base + '.' + m, x); any = true;
-        }}
+        if (x !== null && x !== undefined && typeof x !== 'function')
+          record(list, base + '.' + m, x, depth + 1);
       }}
-      if (any) return;
     }}
-    put(out.indexeddb, base, v);
+    if (i === 0) put(list, base, v);
   }};
   const idb = async () => {{
     if (!self.indexedDB || typeof indexedDB.databases !== 'function') return;
@@ -247,7 +253,9 @@ async (cap) => {{
               const c = r.result;
               if (!c) return res();
               records++;
-              try {{ record(info.name + '/' + name + '/' + text(c.key), c.value); }} catch (e) {{}}
+              try {{
+                record(out.indexeddb, info.name + '/' + name + '/' + text(c.key), c.value, 0);
+              }} catch (e) {{}}
               // Not continuing ends the transaction.
               if (closed || full()) return res();
               try {{ c.continue(); }} catch (e) {{ res(); }}
@@ -284,8 +292,8 @@ async (cap) => {{
       if (j && typeof j === 'object' && !Array.isArray(j)) {{
         let any = false;
         for (const m of Object.keys(j).slice(0, MAXN)) {{
-          if (typeof j[m] === 'string' || typeof j[m] === 'number') {{
-            put(out.cache, key + ' #' + m, j[m]); any = true;
+          if (j[m] !== null) {{
+            record(out.cache, key + ' #' + m, j[m], 1); any = true;
           }}
         }}
         if (any) return;

@@ -92,7 +92,8 @@ class AuditConfig:
         b = self.browser
         per_visit = b.page_timeout + b.settle + 4 * b.read_timeout + 20
         visits = len(self.states) * self.repeats * (self.retries + 1)
-        return per_visit * visits + 60
+        lookups = 2 * b.read_timeout if self.resolve_cnames else 0.0
+        return per_visit * visits + 60 + lookups
 
 
 def _now() -> str:
@@ -166,7 +167,7 @@ class SiteAuditor:
             raise
         site_decl = await site_task
         site_decl = await self._request_specific(site_decl, visits)
-        cloaked = await self._cloaked(url, visits)
+        cloaked = await self._cloaked(url, visits, site_decl)
         partners = await self._partners(url, visits, site_decl, cloaked)
         declarations = SiteDeclarations(site_decl, partners)
         return analyse_site(
@@ -180,9 +181,13 @@ class SiteAuditor:
         )
 
     async def _cloaked(
-        self, url: str, visits: Mapping[SignalState, list[Observation]]
+        self,
+        url: str,
+        visits: Mapping[SignalState, list[Observation]],
+        site_decl: OriginDeclarations,
     ) -> Mapping[str, tuple[str, ...]]:
-        """The site's hosts seen in the visits that are CNAMEs to a known tracker."""
+        """The site's hosts seen in the visits that are CNAMEs to a known tracker
+        (never the pages' own hosts, nor a target the site may call its own)."""
         if not self.config.resolve_cnames:
             return {}
         # dnspython comes with the audit extra; the analysis works without it.
@@ -192,18 +197,32 @@ class SiteAuditor:
         if page is None:
             return {}
         site = site_key(page)
-        hosts = {
-            host
-            for observations in visits.values()
-            for obs in observations
-            for request in obs.requests
-            if (host := host_of(request.url)) is not None and site_key(host) == site
-        }
+        pages = {page}
+        counts: dict[str, int] = {}
+        for observations in visits.values():
+            for obs in observations:
+                final = host_of(obs.final_url) if obs.final_url else None
+                if final is not None:
+                    pages.add(final)
+                for request in obs.requests:
+                    host = host_of(request.url)
+                    if host is not None and site_key(host) == site and host not in pages:
+                        counts[host] = counts.get(host, 0) + 1
+        hosts = sorted(counts, key=lambda h: (-counts[h], h))  # the busiest first
+        timeout = self.config.browser.read_timeout
         chains = await resolve_cname_chains(
-            hosts, server=self.config.dns_server, timeout=self.config.browser.read_timeout
+            hosts, server=self.config.dns_server, timeout=timeout, total=2 * timeout
         )
+        same, _ = same_party_of(site_decl.tsr, self.knowledge)
+        base = SiteParties.for_url(url, same_party=same, entities=self.knowledge.entities)
         knowledge = self.knowledge
-        return cloaked_hosts(chains, site, lambda name: knowledge.classify(name).tracker)
+        return cloaked_hosts(
+            chains,
+            site,
+            lambda name: knowledge.classify(name).tracker,
+            pages=pages,
+            exempt=lambda name: base.exemption(name) is not None,
+        )
 
     async def _request_specific(
         self, decl: OriginDeclarations, visits: Mapping[SignalState, list[Observation]]

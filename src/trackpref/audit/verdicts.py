@@ -553,7 +553,10 @@ def _usable(states: States, *preferred: SignalState) -> StateResult | None:
 
 
 def _claims(
-    declarations: SiteDeclarations, states: States, repeats: Repeats | None = None
+    declarations: SiteDeclarations,
+    states: States,
+    repeats: Repeats | None = None,
+    parties: SiteParties | None = None,
 ) -> list[_Claim]:
     """Every claim the site and its partners make, with the visits it covers.
 
@@ -587,14 +590,14 @@ def _claims(
             if tk.status != "N":
                 continue
             host = host_of(tk.origin)
-            party = site_key(host) if host is not None and tk.third_party else None
+            party = _party(host, parties) if host is not None and tk.third_party else None
             text = f"{tk.origin} answered Tk: N ({_load_name(result)})"
             out.append(_Claim(text, (result,), party, one_load=True))
     for partner in declarations.partners:
         host = host_of(partner.origin)
         if host is None:
             continue
-        party = site_key(host)
+        party = _party(host, parties)
         if partner.gpc.present and partner.gpc.gpc is True:
             out.append(_Claim(f"partner {partner.gpc.url} says gpc: true", (gpc,), party))
         if partner.tsr.present and partner.tsr.effective_with_dnt == "N":
@@ -608,8 +611,16 @@ def _load_name(result: StateResult) -> str:
     return result.state.value
 
 
+def _party(host: str, parties: SiteParties | None) -> str:
+    """The party a host speaks for: a cloaked host speaks for its tracker."""
+    return parties.recipient(host) if parties is not None else site_key(host)
+
+
 def claims_contradicted(
-    declarations: SiteDeclarations, states: States, repeats: Repeats | None = None
+    declarations: SiteDeclarations,
+    states: States,
+    repeats: Repeats | None = None,
+    parties: SiteParties | None = None,
 ) -> Verdict:
     """With ``--repeat``, a declaration is checked against every usable load of
     the states it covers: a claim that holds on one load in three does not hold."""
@@ -623,8 +634,8 @@ def claims_contradicted(
     for partner in declarations.partners:
         host = host_of(partner.origin)
         if host is not None and partner.dnt_policy.compliant:
-            exempt.add(site_key(host))
-    for claim in _claims(declarations, states, repeats):
+            exempt.add(_party(host, parties))
+    for claim in _claims(declarations, states, repeats, parties):
         usable = [r for r in claim.results if r is not None]
         if not claim.one_load:
             usable += [
@@ -700,5 +711,5 @@ def judge(
         gpc_honored=gpc_honored(states, repeats, parties),
         dnt_honored=dnt_honored(states, declarations, repeats, parties),
         declarations_valid=declarations_valid(declarations, states, parties),
-        claims_contradicted=claims_contradicted(declarations, states, repeats),
+        claims_contradicted=claims_contradicted(declarations, states, repeats, parties),
     )
