@@ -24,8 +24,10 @@ from trackpref.audit.cname import (
 )
 from trackpref.audit.crawl import AuditSetupError, run_crawl
 from trackpref.audit.declarations import SiteDeclarations
-from trackpref.audit.observation import Observation
+from trackpref.audit.observation import CookieRecord, Observation
+from trackpref.audit.report import site_to_json
 from trackpref.audit.runner import AuditConfig
+from trackpref.audit.site import analyse_site
 from trackpref.audit.site_parties import SiteParties
 from trackpref.audit.states import SignalState
 from trackpref.audit.verdicts import claims_contradicted, gpc_honored
@@ -216,3 +218,21 @@ def test_a_cloaked_hosts_tk_n_is_the_trackers_claim() -> None:
     verdict = claims_contradicted(SiteDeclarations(None), first, None, parties)
     assert verdict.value is True
     assert "tracker.example" in verdict.summary
+
+
+def test_a_cookie_kept_on_a_cloaked_host_is_the_trackers_in_every_list() -> None:
+    uid = "4b7e1d9c2a5f8e3b6d0a"
+    cookie = CookieRecord("_m", uid, "metrics.shop.example")  # host-only, set by the tracker
+    pixel = request(f"https://metrics.shop.example/c?uid={uid}", state=S1)
+    visits = {
+        S0: [visit(S0, PAGE)],
+        S1: [visit(S1, PAGE, pixel, cookies=(cookie,))],
+    }
+    cloaked = {"metrics.shop.example": ("t.tracker.example",)}
+    audit = analyse_site(
+        PAGE, visits, SiteDeclarations(None), audited_at="2026-11-23", cloaked=cloaked
+    )
+    [kept] = audit.states[S1].identifiers.cookies
+    assert (kept.site, kept.third_party) == ("tracker.example", True)
+    [listed] = site_to_json(audit)["states"][S1.value]["cookies"]
+    assert (listed["third_party"], listed["identifier"]) == (True, True)

@@ -107,6 +107,13 @@ def test_migration_2_clears_the_address_of_requests_finished_before_it(
             assert b"gone-person" not in data, path.name
 
 
+def test_the_records_purge_reads_the_audit_log_by_time(sqlite_store: Store) -> None:
+    plan = sqlite_store.query(
+        "EXPLAIN QUERY PLAN DELETE FROM audit_log WHERE site = ? AND ts < ?", ("s", 1.0)
+    )
+    assert any("audit_log_ts" in str(row) for row in plan), plan
+
+
 def test_decisions_are_stored_once(store: Store) -> None:
     a = decision(store)
     assert decision(store) == a

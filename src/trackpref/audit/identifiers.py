@@ -29,7 +29,7 @@ from typing import TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .observation import Observation, RequestRecord
-from .site_parties import SiteParties, host_of, site_key
+from .site_parties import SiteParties, host_of
 from .states import SignalState
 
 __all__ = [
@@ -277,13 +277,13 @@ def _scan(obs: Observation, parties: SiteParties) -> _StateScan:
                 scan.set_cookie.add((recipient, value))
                 scan.uses.append((index, value, f"set-cookie:{parsed[0]}", recipient, third))
     for cookie in obs.cookies:
-        owner = site_key(cookie.host)
+        owner = parties.recipient(cookie.host)  # a cloaked host's cookie is its tracker's
         for value in _candidates(cookie.value):
             scan.owners[value].add(owner)
             scan.jar.append((owner, cookie.name, value))
     for item in obs.storage:
         host = host_of(item.origin)
-        owner = site_key(host) if host else item.origin
+        owner = parties.recipient(host) if host else item.origin
         for value in _candidates(item.value):
             scan.owners[value].add(owner)
             scan.storage.append((owner, item.key, value))

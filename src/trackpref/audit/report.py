@@ -227,7 +227,11 @@ def _state(r: StateResult, repeats: Sequence[StateResult], parties: SiteParties 
                 "name": c.name,
                 "value": _cut(c.value),
                 "third_party": parties.is_third_party(c.host) if parties else None,
-                "identifier": (site_key(c.host), c.name) in identifier_cookies,
+                "identifier": (
+                    parties.recipient(c.host) if parties else site_key(c.host),
+                    c.name,
+                )
+                in identifier_cookies,
                 "expires": c.expires,
                 "http_only": c.http_only,
                 "secure": c.secure,
@@ -240,7 +244,7 @@ def _state(r: StateResult, repeats: Sequence[StateResult], parties: SiteParties 
                 "kind": s.kind,
                 "key": _cut(s.key),
                 "value": _cut(s.value),
-                "identifier": (_origin_site(s.origin), s.key) in identifier_storage,
+                "identifier": (_origin_site(s.origin, parties), s.key) in identifier_storage,
             }
             for s in obs.storage[:MAX_ITEMS]
         ],
@@ -278,9 +282,12 @@ def _state(r: StateResult, repeats: Sequence[StateResult], parties: SiteParties 
     }
 
 
-def _origin_site(origin: str) -> str:
+def _origin_site(origin: str, parties: SiteParties | None = None) -> str:
+    """The party an origin's storage belongs to (a cloaked host's is its tracker's)."""
     host = host_of(origin)
-    return site_key(host) if host is not None else origin
+    if host is None:
+        return origin
+    return parties.recipient(host) if parties is not None else site_key(host)
 
 
 def site_to_json(audit: SiteAudit) -> JSON:

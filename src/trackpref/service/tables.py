@@ -92,6 +92,8 @@ _DDL = (
         detail TEXT NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS service_consent_events_id ON service_consent_events (consent_id)",
+    # The records retention deletes by age at every run.
+    "CREATE INDEX IF NOT EXISTS service_consent_events_at ON service_consent_events (at)",
 )
 _SQLITE = {"real": "REAL", "serial": "INTEGER PRIMARY KEY"}
 _POSTGRES = {
