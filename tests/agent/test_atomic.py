@@ -119,6 +119,6 @@ def test_a_planted_symlink_as_the_lock_file_is_not_followed(tmp_path: Path) -> N
     (tmp_path / "preference.json.lock").symlink_to(elsewhere)
     lock_it = exclusive_lock(tmp_path / "preference.json", timeout=1)
     with pytest.raises(OSError, match="symbolic links") as err, lock_it:
-        pass
+        pytest.fail("took the lock through a planted symbolic link")
     assert err.value.errno == errno.ELOOP
     assert not elsewhere.exists()

@@ -153,8 +153,7 @@ _AT_THE_BARRIER = """
 import runpy, sys
 import trackpref.cli
 print("ready", flush=True)
-with open(sys.argv[1], "rb"):
-    pass
+open(sys.argv[1], "rb").close()  # blocks until the test opens the FIFO for writing
 sys.argv = ["trackpref", *sys.argv[2:]]
 runpy.run_module("trackpref", run_name="__main__", alter_sys=True)
 """

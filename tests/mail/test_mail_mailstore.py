@@ -141,6 +141,19 @@ def test_maildir_plus_plus_subfolders_are_read(tmp_path: Path) -> None:
     assert all(s.error is None for s in stored)
 
 
+def deny_listing(monkeypatch: pytest.MonkeyPatch, denied: Path) -> None:
+    """Make the mail store's ``os.listdir`` refuse one directory, as a missing
+    read permission would (chmod proves nothing when the tests run as root)."""
+    listdir = os.listdir
+
+    def deny(path: str | os.PathLike[str]) -> list[str]:
+        if Path(path) == denied:
+            raise PermissionError(13, "Permission denied", str(path))
+        return listdir(path)
+
+    monkeypatch.setattr("trackpref.mail.mailstore.os.listdir", deny)
+
+
 def test_a_folder_that_cannot_be_listed_is_reported_and_the_rest_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -149,16 +162,7 @@ def test_a_folder_that_cannot_be_listed_is_reported_and_the_rest_read(
     box.add(newsletter("<p>inbox</p>"))
     box.add_folder("Locked").add(newsletter("<p>locked</p>"))
     box.close()
-    locked = root / ".Locked" / "new"
-    listdir = os.listdir
-
-    def deny(path: str | os.PathLike[str]) -> list[str]:
-        # chmod proves nothing when the tests run as root
-        if Path(path) == locked:
-            raise PermissionError(13, "Permission denied", str(path))
-        return listdir(path)
-
-    monkeypatch.setattr("trackpref.mail.mailstore.os.listdir", deny)
+    deny_listing(monkeypatch, root / ".Locked" / "new")
     stored = list(read_messages(root))
     assert [(s.location.split("/")[0], s.error) for s in stored] == [
         ("new", None),
@@ -175,14 +179,7 @@ def test_a_maildir_root_that_cannot_be_listed_says_its_subfolders_were_not_read(
     box.add(newsletter("<p>inbox</p>"))
     box.add_folder("Hidden").add(newsletter("<p>hidden</p>"))
     box.close()
-    listdir = os.listdir
-
-    def deny(path: str | os.PathLike[str]) -> list[str]:
-        if Path(path) == root:  # searchable but not readable: mode 0o311
-            raise PermissionError(13, "Permission denied", str(path))
-        return listdir(path)
-
-    monkeypatch.setattr("trackpref.mail.mailstore.os.listdir", deny)
+    deny_listing(monkeypatch, root)  # searchable but not readable: mode 0o311
     stored = list(read_messages(root))
     assert [s.location.split("/")[0] for s in stored] == [".", "new"]
     assert stored[0].error == "cannot be read, its subfolders were not read (Permission denied)"
