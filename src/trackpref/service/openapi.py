@@ -158,16 +158,11 @@ def openapi_document(*, server: str | None = None) -> dict[str, Any]:
                     },
                     "responses": {
                         "202": {
-                            "description": "Every event is durable.",
+                            "description": (
+                                "Every event of the request is durable. No body: a request "
+                                "is stored whole or not at all."
+                            ),
                             "headers": _TK,
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "properties": {"accepted": {"type": "integer"}},
-                                    }
-                                }
-                            },
                         },
                         "400": _error("Malformed; the field is named, nothing was stored."),
                         "413": _error("The body or the array is too large."),
