@@ -349,6 +349,10 @@ VAULT_JS = """
     var json = {headers: {'content-type': 'application/json'}};
     await c.put('/vault/profile', new Response(JSON.stringify({cid: cid, n: 3}), json));
     new Image().src = 'http://tracker.test:' + location.port + '/collect?c=' + cid;
+    // An id kept only in the URL a response is cached under, sent once.
+    var vid = fresh();
+    await c.put('/vault/px?vid=' + vid + '&w=1', new Response('ok'));
+    new Image().src = 'http://tracker.test:' + location.port + '/collect?v=' + vid;
   }
   document.title = 'stored';
 })();

@@ -311,11 +311,18 @@ def test_identifiers_kept_in_indexeddb_and_the_cache_api_are_read(
     cid = cached.get(f"trk-v1 {secure}/profile #cid", "")
     assert len(cid) == 32
     assert cid != uid
+    # The URL a response is cached under is read parameter by parameter.
+    vid = cached.get(f"trk-v1 {secure}/px ?vid", "")
+    assert len(vid) == 32
+    assert vid not in (uid, cid)
     assert cached == {
         f"trk-v1 {secure}/state #uid": uid,
         f"trk-v1 {secure}/state #v": "1",
         f"trk-v1 {secure}/profile #cid": cid,
         f"trk-v1 {secure}/profile #n": "3",
+        f"trk-v1 {secure}/px?vid={vid}&w=1": "ok",
+        f"trk-v1 {secure}/px ?vid": vid,
+        f"trk-v1 {secure}/px ?w": "1",
     }
     assert not any(uid in r.url for r in on_loopback.requests), "the id was never sent"
     assert sum(cid in r.url for r in on_loopback.requests) == 1
@@ -354,6 +361,17 @@ def test_an_id_kept_only_in_the_cache_api_and_sent_once_is_an_identifier_flow(
     assert flow["via"] == ["query:c"]
     assert flow["requests"] == 1  # so it counts only because it is stored
     assert flow["owner"] is not None
+
+
+def test_an_id_kept_only_in_a_cached_url_and_sent_once_is_an_identifier_flow(
+    vault_report: dict[str, Any],
+) -> None:
+    gpc_state = vault_report["states"]["dnt1-gpc"]
+    [vid] = [s["value"] for s in gpc_state["storage"] if s["key"].endswith("/px ?vid")]
+    [flow] = [i for i in gpc_state["identifiers"] if i["value"] == vid]
+    assert flow["recipient"] == "tracker.test"
+    assert flow["via"] == ["query:v"]
+    assert flow["requests"] == 1
 
 
 def test_a_large_indexeddb_costs_neither_web_storage_nor_the_consent_strings(

@@ -117,7 +117,9 @@ MAX_CACHE_BODY = 2048
 #: trackers keep ``{id: ..., created: ...}`` and the identifier is a value,
 #: not the JSON. A cached response is keyed ``cache-name URL``; its body is
 #: read the same way, one item per member of a JSON object or per ``k=v`` pair
-#: of a query string (``cache-name URL #member``), else as its text.
+#: of a query string (``cache-name URL #member``), else as its text. The URL
+#: it is cached under is stored data too: each parameter of its query string
+#: is an item (``cache-name URL-without-query ?param``).
 _DEEP_STORAGE_JS = f"""
 async (cap) => {{
   const MAXI = {MAX_STORAGE_ITEMS}, MAXV = {MAX_STORAGE_VALUE}, MAXB = {MAX_CACHE_BODY};
@@ -325,6 +327,17 @@ async (cap) => {{
           if (response && response.body) t = await head(response.body);
         }} catch (e) {{}}
         body(name + ' ' + req.url, t);
+        // The URL a response is cached under is stored too: an id in its
+        // query string is kept there even when the body holds nothing.
+        let u = null;
+        try {{ u = new URL(req.url); }} catch (e) {{}}
+        if (u && u.search) {{
+          let i = 0;
+          for (const [k, v] of u.searchParams) {{
+            if (i++ >= MAXN) break;
+            put(out.cache, name + ' ' + u.origin + u.pathname + ' ?' + k, v);
+          }}
+        }}
       }}
     }}
   }};
