@@ -351,27 +351,23 @@ def test_a_deep_store_id_counts_as_an_identifier_in_the_report(
         assert ("cache", True) in marked
 
 
+@pytest.mark.parametrize(
+    ("stored_under", "sent_as"),
+    [
+        ("/profile #cid", "query:c"),  # a member of a cached JSON body
+        ("/px ?vid", "query:v"),  # a parameter of the URL a response is cached under
+    ],
+)
 def test_an_id_kept_only_in_the_cache_api_and_sent_once_is_an_identifier_flow(
-    vault_report: dict[str, Any],
+    vault_report: dict[str, Any], stored_under: str, sent_as: str
 ) -> None:
     gpc_state = vault_report["states"]["dnt1-gpc"]
-    [cid] = [s["value"] for s in gpc_state["storage"] if s["key"].endswith("/profile #cid")]
-    [flow] = [i for i in gpc_state["identifiers"] if i["value"] == cid]
+    [value] = [s["value"] for s in gpc_state["storage"] if s["key"].endswith(stored_under)]
+    [flow] = [i for i in gpc_state["identifiers"] if i["value"] == value]
     assert flow["recipient"] == "tracker.test"
-    assert flow["via"] == ["query:c"]
+    assert flow["via"] == [sent_as]
     assert flow["requests"] == 1  # so it counts only because it is stored
     assert flow["owner"] is not None
-
-
-def test_an_id_kept_only_in_a_cached_url_and_sent_once_is_an_identifier_flow(
-    vault_report: dict[str, Any],
-) -> None:
-    gpc_state = vault_report["states"]["dnt1-gpc"]
-    [vid] = [s["value"] for s in gpc_state["storage"] if s["key"].endswith("/px ?vid")]
-    [flow] = [i for i in gpc_state["identifiers"] if i["value"] == vid]
-    assert flow["recipient"] == "tracker.test"
-    assert flow["via"] == ["query:v"]
-    assert flow["requests"] == 1
 
 
 def test_a_large_indexeddb_costs_neither_web_storage_nor_the_consent_strings(
