@@ -244,6 +244,16 @@ def wrongtypes(request: Request) -> Response:
     return _common(request)
 
 
+def partnered(request: Request) -> Response:
+    """Declares the tracker same-party in a valid TSR, and loads it whatever the signals."""
+    path = request.url.path
+    if path == "/.well-known/dnt/":
+        return _tsr({"tracking": "N", "same-party": ["tracker.test"]})
+    if path == "/":
+        return HTMLResponse(_page(request, trackers=("tracker",), title="partnered"))
+    return _common(request)
+
+
 def clean(request: Request) -> Response:
     """No third parties at all, and says so validly."""
     path = request.url.path
@@ -485,6 +495,7 @@ HANDLERS: dict[str, Callable[[Request], object]] = {
     "hostile.test": hostile,
     "wrongtypes.test": wrongtypes,
     "clean.test": clean,
+    "partnered.test": partnered,
     "slow.test": slow,
     "loop.test": loop,
     "huge.test": huge,

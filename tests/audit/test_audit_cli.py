@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from audit_web import FixtureWeb
@@ -175,3 +176,58 @@ def test_ctrl_c_then_the_same_command_resumes(fixture_web: FixtureWeb, tmp_path:
         if site["url"] in kept:
             assert site["audited_at"] == kept[site["url"]]["audited_at"]
             assert site["verdicts"] == kept[site["url"]]["verdicts"]
+
+
+@pytest.mark.browser
+def test_a_site_audited_before_its_partner_was_learned_as_a_tracker_is_named(
+    fixture_web: FixtureWeb, tmp_path: Path
+) -> None:
+    """partnered.test declares tracker.test same-party; ignore.test, audited
+    after it, teaches the crawl that tracker.test is a tracker (threshold 1).
+    The first crawl names partnered.test as order-dependent; the same command
+    with --fresh audits it with that knowledge and it no longer is."""
+    out = tmp_path / "out"
+    partnered = fixture_web.url("partnered")
+
+    def crawl(*extra: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+        proc = subprocess.run(
+            _cli(
+                partnered,
+                fixture_web.url("ignore"),
+                "--out",
+                str(out),
+                "--host-rules",
+                RULES,
+                "--settle",
+                "0.2",
+                "--timeout",
+                "5",
+                "--tracker-threshold",
+                "1",
+                "--no-progress",
+                *extra,
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc, json.loads((out / "report.json").read_text())
+
+    proc, first = crawl()
+    site = first["sites"][0]
+    assert site["same_party_honored"] == ["tracker.test"]
+    assert site["order_dependent"] == {"same_party": ["tracker.test"], "cname": []}
+    assert first["order_dependent"] == [partnered]
+    assert "1 site(s) were audited before the crawl learned trackers" in proc.stdout
+    assert "Audited before the crawl learned trackers" in (out / "report.html").read_text()
+    assert site["verdicts"]["gpc_honored"] is not False  # the tracker was the site itself then
+
+    proc, again = crawl("--fresh")
+    site = again["sites"][0]
+    assert site["same_party_honored"] == []
+    assert site["order_dependent"] == {"same_party": [], "cname": []}
+    assert again["order_dependent"] == []
+    assert "were audited before" not in proc.stdout
+    assert site["verdicts"]["gpc_honored"] is False

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from audit_fakes import request, tracking_visit, visit
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trackpref.audit.consent import ConsentSnapshot
 from trackpref.audit.declarations import (
@@ -17,9 +19,16 @@ from trackpref.audit.declarations import (
     evaluate_tsr,
 )
 from trackpref.audit.failures import Failure, FailureKind
-from trackpref.audit.report import SCHEMA_VERSION, build_report, site_to_json, write_json
+from trackpref.audit.report import (
+    SCHEMA_VERSION,
+    build_report,
+    order_dependence,
+    site_to_json,
+    write_json,
+)
 from trackpref.audit.report_html import render_html, write_html
-from trackpref.audit.site import analyse_site, failed_site
+from trackpref.audit.site import analyse_site, failed_site, same_party_of
+from trackpref.audit.site_parties import SiteParties, cloaked_hosts
 from trackpref.audit.states import DEFAULT_STATES, SignalState
 from trackpref.audit.trackers import TrackerKnowledge
 
@@ -156,3 +165,117 @@ def test_reports_replace_lone_surrogates(tmp_path: Path) -> None:
     (stored,) = written["sites"][0]["states"]["no-signal"]["storage"]
     assert (stored["key"], stored["value"]) == ("k\ufffd", "ab\ufffdcd")
     assert (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+# -- verdicts that depend on the crawl's order -------------------------------------------------
+
+SAME_PARTY_TSR = b'{"tracking": "N", "same-party": ["partner.example"]}'
+
+
+def _site_with(
+    knowledge: TrackerKnowledge, chains: dict[str, tuple[str, ...]] | None = None
+) -> dict[str, Any]:
+    """A site whose TSR declares partner.example same-party, audited (CNAMEs
+    included) as the runner does it, with ``knowledge``."""
+    url = "https://shop.example/.well-known/dnt/"
+    tsr = evaluate_tsr(
+        Fetched(
+            url, url, 200, (("Content-Type", "application/tracking-status+json"),), SAME_PARTY_TSR
+        )
+    )
+    others = _declarations().site
+    assert others is not None
+    declarations = SiteDeclarations(
+        OriginDeclarations("https://shop.example", tsr, others.gpc, others.dnt_policy)
+    )
+    same, _ = same_party_of(tsr, knowledge)
+    base = SiteParties.for_url(PAGE, same_party=same, entities=knowledge.entities)
+    cloaked = cloaked_hosts(
+        chains or {},
+        "shop.example",
+        lambda name: knowledge.classify(name).tracker,
+        exempt=lambda name: base.exemption(name) is not None,
+    )
+    s0 = DEFAULT_STATES[0]
+    audit = analyse_site(
+        PAGE,
+        {s0: [visit(s0, PAGE)]},
+        declarations,
+        audited_at="2026-01-01T00:00:00+00:00",
+        knowledge=knowledge,
+        cloaked=cloaked,
+        cname_chains=chains,
+    )
+    return site_to_json(audit)
+
+
+def test_a_same_party_domain_learned_as_a_tracker_later_is_named(tmp_path: Path) -> None:
+    site = _site_with(TrackerKnowledge())
+    assert site["same_party_honored"] == ["partner.example"]
+    assert order_dependence(site, TrackerKnowledge()) == {"same_party": [], "cname": []}
+    later = TrackerKnowledge(tds_trackers=frozenset({"partner.example"}))
+    assert order_dependence(site, later) == {"same_party": ["partner.example"], "cname": []}
+    document = build_report([site], knowledge=later, states=DEFAULT_STATES)
+    assert document["order_dependent"] == [PAGE]
+    assert document["sites"][0]["order_dependent"]["same_party"] == ["partner.example"]
+    html = render_html(document)
+    assert "Audited before the crawl learned trackers" in html
+    assert "partner.example (honored then, known trackers now)" in html
+    # Audited with that knowledge, the same site depends on nothing.
+    again = _site_with(later)
+    assert again["same_party_honored"] == []
+    assert build_report([again], knowledge=later, states=DEFAULT_STATES)["order_dependent"] == []
+
+
+def test_a_cname_to_a_tracker_learned_later_is_named() -> None:
+    chains = {
+        "m.shop.example": ("edge.cdn.example", "c.trk.example"),
+        "img.shop.example": ("img.partner.example",),
+        "www2.shop.example": ("lb.hosting.example",),
+    }
+    site = _site_with(TrackerKnowledge(), chains)
+    assert site["cname_cloaked"] == []
+    assert site["cname_chains"]["m.shop.example"] == ["edge.cdn.example", "c.trk.example"]
+    trk = TrackerKnowledge(tds_trackers=frozenset({"trk.example"}))
+    assert order_dependence(site, trk)["cname"] == ["m.shop.example"]
+    # A target declared same-party stays the site's, until it is a known tracker.
+    both = TrackerKnowledge(tds_trackers=frozenset({"trk.example", "partner.example"}))
+    assert order_dependence(site, both) == {
+        "same_party": ["partner.example"],
+        "cname": ["img.shop.example", "m.shop.example"],
+    }
+    # Cloaked at audit time already: nothing to name.
+    assert order_dependence(_site_with(trk, chains), trk)["cname"] == []
+
+
+_TARGETS = st.sampled_from(
+    ["x.trk.example", "y.cdn.example", "z.partner.example", "w.shop.example", "v.other.example"]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    chains=st.dictionaries(
+        st.sampled_from(["a.shop.example", "b.shop.example", "c.shop.example"]),
+        st.lists(_TARGETS, min_size=1, max_size=3).map(tuple),
+        max_size=3,
+    ),
+    then=st.frozensets(st.sampled_from(["trk.example", "cdn.example", "partner.example"])),
+    more=st.frozensets(st.sampled_from(["trk.example", "other.example", "partner.example"])),
+)
+def test_only_what_later_knowledge_changes_is_order_dependent(
+    chains: dict[str, tuple[str, ...]], then: frozenset[str], more: frozenset[str]
+) -> None:
+    audited = TrackerKnowledge(tds_trackers=then)
+    site = _site_with(audited, chains)
+    # With the knowledge the audit had, nothing depends on the order.
+    assert order_dependence(site, audited) == {"same_party": [], "cname": []}
+    # With more, exactly what an audit with it would decide differently.
+    later = TrackerKnowledge(tds_trackers=then | more)
+    redone = _site_with(later, chains)
+    found = order_dependence(site, later)
+    assert found["same_party"] == [
+        d for d in site["same_party_honored"] if d not in redone["same_party_honored"]
+    ]
+    was = {c["host"] for c in site["cname_cloaked"]}
+    assert found["cname"] == sorted({c["host"] for c in redone["cname_cloaked"]} - was)

@@ -23,13 +23,12 @@ cloaked. The page's own host never is.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
-from types import MappingProxyType
+from collections.abc import Iterable
 
 import dns.asyncresolver
 import dns.exception
 
-from .site_parties import site_key
+from .site_parties import cloaked_hosts
 
 __all__ = [
     "MAX_CHAIN",
@@ -121,34 +120,3 @@ async def resolve_cname_chains(
         if task.exception() is None and task.result():
             out[host] = task.result()
     return out
-
-
-def cloaked_hosts(
-    chains: Mapping[str, tuple[str, ...]],
-    site: str,
-    is_tracker: Callable[[str], bool],
-    *,
-    pages: Iterable[str] = (),
-    exempt: Callable[[str], bool] = lambda name: False,
-) -> Mapping[str, tuple[str, ...]]:
-    """The hosts of ``site`` whose chain reaches a known tracker of another site.
-
-    The chain is kept up to and including its first tracker name: that is the
-    party the host stands for. The hosts of the pages themselves (``pages``)
-    are never cloaked: a site served through a platform its tracker file
-    lists would otherwise be a third party on its own pages. A target that
-    is ``exempt`` (declared same-party, or the site's own entity) is the site.
-    """
-    own = set(pages)
-    out: dict[str, tuple[str, ...]] = {}
-    for host, chain in sorted(chains.items()):
-        if site_key(host) != site or host in own:
-            continue
-        for i, target in enumerate(chain):
-            other = site_key(target)
-            if other == site or exempt(target):
-                continue
-            if is_tracker(target) or is_tracker(other):
-                out[host] = chain[: i + 1]
-                break
-    return MappingProxyType(out)

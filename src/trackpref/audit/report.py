@@ -32,7 +32,7 @@ from .declarations import (
 )
 from .failures import Failure
 from .site import SiteAudit
-from .site_parties import SiteParties, host_of, site_key
+from .site_parties import SiteParties, cloaked_hosts, host_of, site_key
 from .states import SignalState
 from .text import clean_json
 from .trackers import TrackerKnowledge
@@ -312,6 +312,8 @@ def site_to_json(audit: SiteAudit) -> JSON:
         ]
         if audit.parties is not None
         else [],
+        "cname_chains": {host: list(chain) for host, chain in sorted(audit.cname_chains.items())},
+        "same_party_honored": list(audit.parties.same_party) if audit.parties is not None else [],
         "states": states,
         "verdicts": audit.verdicts.to_json(),
     }
@@ -328,6 +330,38 @@ def annotate_trackers(site: JSON, knowledge: TrackerKnowledge) -> JSON:
     return site
 
 
+def order_dependence(site: JSON, knowledge: TrackerKnowledge) -> JSON:
+    """What this site's audit would have judged otherwise with ``knowledge``.
+
+    Two decisions are taken when a site is audited, with the trackers known
+    then: a TSR may not declare a known tracker same-party, and a host that is
+    a CNAME to a known tracker is that tracker. A tracker learned later in the
+    crawl (on later sites, or by another machine) came too late for the sites
+    audited before, so their verdicts depend on the crawl's order. The report
+    cannot judge them again (the visits are not kept), but it names them:
+    ``same_party`` the domains honored then that are known trackers now,
+    ``cname`` the hosts the stored chains would now cloak. Auditing the site
+    again with the same store uses what it has learned.
+    """
+    honored = [str(d) for d in site.get("same_party_honored", [])]
+    now_trackers = [d for d in honored if knowledge.classify(d).tracker]
+    chains = {str(h): tuple(c) for h, c in dict(site.get("cname_chains") or {}).items()}
+    cname: list[str] = []
+    if chains and site.get("site"):
+        key = str(site["site"])
+        still = tuple(d for d in honored if d not in now_trackers)
+        parties = SiteParties(key, still, knowledge.entities)
+        was = {c.get("host") for c in site.get("cname_cloaked", [])}
+        now = cloaked_hosts(
+            chains,
+            key,
+            lambda name: knowledge.classify(name).tracker,
+            exempt=lambda name: parties.exemption(name) is not None,
+        )
+        cname = sorted(h for h in now if h not in was)
+    return {"same_party": now_trackers, "cname": cname}
+
+
 def build_report(
     sites: Sequence[JSON],
     *,
@@ -337,6 +371,8 @@ def build_report(
 ) -> JSON:
     """The whole ``report.json`` document."""
     annotated = [annotate_trackers(dict(s), knowledge) for s in sites]
+    for site in annotated:
+        site["order_dependent"] = order_dependence(site, knowledge)
     seen: set[str] = set()
     for site in annotated:
         for state in site.get("states", {}).values():
@@ -361,6 +397,12 @@ def build_report(
         "states": [s.value for s in states],
         "tracker_threshold": knowledge.threshold,
         "trackers": trackers,
+        #: URLs of the sites whose verdicts the crawl's final knowledge could change.
+        "order_dependent": [
+            site["url"]
+            for site in annotated
+            if site["order_dependent"]["same_party"] or site["order_dependent"]["cname"]
+        ],
         "sites": annotated,
     }
 

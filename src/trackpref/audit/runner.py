@@ -167,7 +167,7 @@ class SiteAuditor:
             raise
         site_decl = await site_task
         site_decl = await self._request_specific(site_decl, visits)
-        cloaked = await self._cloaked(url, visits, site_decl)
+        chains, cloaked = await self._cloaked(url, visits, site_decl)
         partners = await self._partners(url, visits, site_decl, cloaked)
         declarations = SiteDeclarations(site_decl, partners)
         return analyse_site(
@@ -178,6 +178,7 @@ class SiteAuditor:
             knowledge=self.knowledge,
             duration_ms=round((time.monotonic() - t0) * 1000, 1),
             cloaked=cloaked,
+            cname_chains=chains,
         )
 
     async def _cloaked(
@@ -185,17 +186,18 @@ class SiteAuditor:
         url: str,
         visits: Mapping[SignalState, list[Observation]],
         site_decl: OriginDeclarations,
-    ) -> Mapping[str, tuple[str, ...]]:
-        """The site's hosts seen in the visits that are CNAMEs to a known tracker
-        (never the pages' own hosts, nor a target the site may call its own)."""
+    ) -> tuple[Mapping[str, tuple[str, ...]], Mapping[str, tuple[str, ...]]]:
+        """The CNAME chains of the site's hosts seen in the visits, and those
+        hosts among them that are CNAMEs to a known tracker (never the pages'
+        own hosts, nor a target the site may call its own)."""
         if not self.config.resolve_cnames:
-            return {}
+            return {}, {}
         # dnspython comes with the audit extra; the analysis works without it.
         from .cname import cloaked_hosts, resolve_cname_chains
 
         page = host_of(url)
         if page is None:
-            return {}
+            return {}, {}
         site = site_key(page)
         pages = {page}
         counts: dict[str, int] = {}
@@ -216,7 +218,7 @@ class SiteAuditor:
         same, _ = same_party_of(site_decl.tsr, self.knowledge)
         base = SiteParties.for_url(url, same_party=same, entities=self.knowledge.entities)
         knowledge = self.knowledge
-        return cloaked_hosts(
+        return chains, cloaked_hosts(
             chains,
             site,
             lambda name: knowledge.classify(name).tracker,

@@ -25,6 +25,7 @@ from .verdicts import Verdict, Verdicts, judge
 __all__ = ["SiteAudit", "analyse_site", "failed_site", "same_party_of"]
 
 _NO_RESULTS: Mapping[SignalState, StateResult] = MappingProxyType({})
+_NO_CHAINS: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 _NO_REPEATS: Mapping[SignalState, tuple[StateResult, ...]] = MappingProxyType({})
 
 
@@ -45,6 +46,10 @@ class SiteAudit:
     #: The states whose visits failed.
     failed_states: tuple[SignalState, ...] = ()
     duration_ms: float = 0.0
+    #: With ``--resolve-cnames``: every host of the site that was looked up and
+    #: is a CNAME, with its whole chain, tracker or not. Kept so that the
+    #: report can tell which hosts the crawl's final knowledge would cloak.
+    cname_chains: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _NO_CHAINS)
 
     @property
     def final_url(self) -> str | None:
@@ -123,10 +128,12 @@ def analyse_site(
     knowledge: TrackerKnowledge | None = None,
     duration_ms: float = 0.0,
     cloaked: Mapping[str, tuple[str, ...]] | None = None,
+    cname_chains: Mapping[str, tuple[str, ...]] | None = None,
 ) -> SiteAudit:
     """``knowledge`` (the trackers known so far) keeps a TSR from declaring a
     tracker same-party; its entities are used when ``entities`` is not given.
-    ``cloaked``: the site's hosts that are CNAMEs to a known tracker (:mod:`.cname`)."""
+    ``cloaked``: the site's hosts that are CNAMEs to a known tracker (:mod:`.cname`);
+    ``cname_chains``: every chain looked up, kept for the report."""
     tsr = declarations.site.tsr if declarations.site is not None else None
     same_party, ignored = same_party_of(tsr, knowledge)
     if entities is None and knowledge is not None:
@@ -154,6 +161,7 @@ def analyse_site(
         failure=failure,
         failed_states=failed,
         duration_ms=duration_ms,
+        cname_chains=MappingProxyType({h: c for h, c in (cname_chains or {}).items() if c}),
     )
 
 

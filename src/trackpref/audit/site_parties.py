@@ -18,7 +18,7 @@ for the evidence.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import urlsplit
@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from trackpref.signals.errors import SignalError
 from trackpref.signals.parties import domain_matches, normalize_host, site_of
 
-__all__ = ["SiteParties", "host_of", "site_key"]
+__all__ = ["SiteParties", "cloaked_hosts", "host_of", "site_key"]
 
 
 def host_of(url: str) -> str | None:
@@ -120,3 +120,37 @@ class SiteParties:
     def is_third_party_url(self, url: str) -> bool:
         host = host_of(url)
         return host is not None and self.is_third_party(host)
+
+
+def cloaked_hosts(
+    chains: Mapping[str, tuple[str, ...]],
+    site: str,
+    is_tracker: Callable[[str], bool],
+    *,
+    pages: Iterable[str] = (),
+    exempt: Callable[[str], bool] = lambda name: False,
+) -> Mapping[str, tuple[str, ...]]:
+    """The hosts of ``site`` whose chain reaches a known tracker of another site.
+
+    Pure, so that the report can apply it again with the crawl's final
+    knowledge (:mod:`.cname` resolves the chains).
+
+    The chain is kept up to and including its first tracker name: that is the
+    party the host stands for. The hosts of the pages themselves (``pages``)
+    are never cloaked: a site served through a platform its tracker file
+    lists would otherwise be a third party on its own pages. A target that
+    is ``exempt`` (declared same-party, or the site's own entity) is the site.
+    """
+    own = set(pages)
+    out: dict[str, tuple[str, ...]] = {}
+    for host, chain in sorted(chains.items()):
+        if site_key(host) != site or host in own:
+            continue
+        for i, target in enumerate(chain):
+            other = site_key(target)
+            if other == site or exempt(target):
+                continue
+            if is_tracker(target) or is_tracker(other):
+                out[host] = chain[: i + 1]
+                break
+    return MappingProxyType(out)

@@ -456,4 +456,11 @@ def _summary(document: Mapping[str, Any], out_dir: Path) -> None:
         f"{len(sites)} site(s): {counts['compliant']} compliant, {counts['NOT compliant']} not "
         f"compliant, {counts['undecided']} undecided; {errors} with errors"
     )
+    later = document.get("order_dependent", [])
+    if later:
+        click.echo(
+            f"{len(later)} site(s) were audited before the crawl learned trackers that would "
+            "change their verdicts (report.json: order_dependent); run the same command with "
+            "--fresh to audit them again with what the store has learned"
+        )
     click.echo(f"report: {out_dir / 'report.html'} and {out_dir / 'report.json'}")
