@@ -185,7 +185,7 @@ def test_a_site_audited_before_its_partner_was_learned_as_a_tracker_is_named(
     """partnered.test declares tracker.test same-party; ignore.test, audited
     after it, teaches the crawl that tracker.test is a tracker (threshold 1).
     The first crawl names partnered.test as order-dependent; the same command
-    with --fresh audits it with that knowledge and it no longer is."""
+    again audits it with that knowledge, and it no longer is."""
     out = tmp_path / "out"
     partnered = fixture_web.url("partnered")
 
@@ -220,11 +220,11 @@ def test_a_site_audited_before_its_partner_was_learned_as_a_tracker_is_named(
     assert site["same_party_honored"] == ["tracker.test"]
     assert site["order_dependent"] == {"same_party": ["tracker.test"], "cname": []}
     assert first["order_dependent"] == [partnered]
-    assert "1 site(s) were audited before the crawl learned trackers" in proc.stdout
-    assert "Audited before the crawl learned trackers" in (out / "report.html").read_text()
+    assert "1 site(s) were audited before trackers were learned" in proc.stdout
+    assert "Audited before trackers were learned" in (out / "report.html").read_text()
     assert site["verdicts"]["gpc_honored"] is not False  # the tracker was the site itself then
 
-    proc, again = crawl("--fresh")
+    proc, again = crawl()  # the crawl is complete: the same command starts a new one
     site = again["sites"][0]
     assert site["same_party_honored"] == []
     assert site["order_dependent"] == {"same_party": [], "cname": []}

@@ -170,6 +170,23 @@ def test_same_party_domains_are_not_third_parties() -> None:
     assert len(analyse_identifiers({S0: obs}, PARTIES)[S0].flows) == 1
 
 
+def test_a_cached_url_parameter_sent_only_by_the_request_that_cached_it_is_no_flow() -> None:
+    """A cache-buster on a pixel a service worker keeps: the only request with
+    it is the one whose answer was cached, so nothing was stored apart from
+    that send. Sent anywhere else too, it is a stored value that travels."""
+    cb = "0123456789abcdef0123"
+    item = StorageRecord("https://shop.example", "cache", "sw-v1 https://t.example/px ?cb", cb)
+    filled = request(f"https://t.example/px?cb={cb}")
+    alone = analyse_identifiers({S0: visit(S0, PAGE, filled, storage=(item,))}, PARTIES)[S0]
+    assert alone.storage == ()
+    assert alone.flows == ()  # one send of a value not stored apart from it
+    elsewhere = request(f"https://other.example/sync?id={cb}")
+    both = analyse_identifiers({S0: visit(S0, PAGE, filled, elsewhere, storage=(item,))}, PARTIES)[
+        S0
+    ]
+    assert both.storage == (("shop.example", "sw-v1 https://t.example/px ?cb", cb),)
+
+
 def test_storage_identifiers_are_reported() -> None:
     uid = "0123456789abcdef0123"
     obs = visit(S0, PAGE, storage=(StorageRecord("https://shop.example", "local", "_trk", uid),))

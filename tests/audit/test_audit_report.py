@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from audit_fakes import request, tracking_visit, visit
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from trackpref.audit.consent import ConsentSnapshot
@@ -169,19 +169,18 @@ def test_reports_replace_lone_surrogates(tmp_path: Path) -> None:
 
 # -- verdicts that depend on the crawl's order -------------------------------------------------
 
-SAME_PARTY_TSR = b'{"tracking": "N", "same-party": ["partner.example"]}'
-
 
 def _site_with(
-    knowledge: TrackerKnowledge, chains: dict[str, tuple[str, ...]] | None = None
+    knowledge: TrackerKnowledge,
+    chains: dict[str, tuple[str, ...]] | None = None,
+    same_party: tuple[str, ...] = ("partner.example",),
 ) -> dict[str, Any]:
-    """A site whose TSR declares partner.example same-party, audited (CNAMEs
-    included) as the runner does it, with ``knowledge``."""
+    """A site whose TSR declares ``same_party``, audited (CNAMEs included) as
+    the runner does it, with ``knowledge``."""
     url = "https://shop.example/.well-known/dnt/"
+    body = json.dumps({"tracking": "N", "same-party": list(same_party)}).encode()
     tsr = evaluate_tsr(
-        Fetched(
-            url, url, 200, (("Content-Type", "application/tracking-status+json"),), SAME_PARTY_TSR
-        )
+        Fetched(url, url, 200, (("Content-Type", "application/tracking-status+json"),), body)
     )
     others = _declarations().site
     assert others is not None
@@ -219,7 +218,7 @@ def test_a_same_party_domain_learned_as_a_tracker_later_is_named(tmp_path: Path)
     assert document["order_dependent"] == [PAGE]
     assert document["sites"][0]["order_dependent"]["same_party"] == ["partner.example"]
     html = render_html(document)
-    assert "Audited before the crawl learned trackers" in html
+    assert "Audited before trackers were learned" in html
     assert "partner.example (honored then, known trackers now)" in html
     # Audited with that knowledge, the same site depends on nothing.
     again = _site_with(later)
@@ -251,31 +250,79 @@ def test_a_cname_to_a_tracker_learned_later_is_named() -> None:
 _TARGETS = st.sampled_from(
     ["x.trk.example", "y.cdn.example", "z.partner.example", "w.shop.example", "v.other.example"]
 )
+#: As TSRs write them: subdomains, capitals and a trailing dot included.
+_SAME_PARTY = st.lists(
+    st.sampled_from(
+        ["partner.example", "cdn.Partner.example", "trk.example.", "Other.Example", "cdn.example"]
+    ),
+    max_size=3,
+    unique=True,
+).map(tuple)
+_KNOWN = st.frozensets(
+    st.sampled_from(["trk.example", "cdn.example", "partner.example", "other.example"])
+)
 
 
-@settings(max_examples=60, deadline=None)
+def _knowledge(listed: frozenset[str], learned: frozenset[str]) -> TrackerKnowledge:
+    """Trackers from a tracker file and learned ones (seen on one site, threshold 1)."""
+    return TrackerKnowledge(threshold=1, tds_trackers=listed).with_sightings(
+        (domain, "elsewhere.example") for domain in learned
+    )
+
+
+@settings(max_examples=120, deadline=None)
 @given(
     chains=st.dictionaries(
         st.sampled_from(["a.shop.example", "b.shop.example", "c.shop.example"]),
         st.lists(_TARGETS, min_size=1, max_size=3).map(tuple),
         max_size=3,
     ),
-    then=st.frozensets(st.sampled_from(["trk.example", "cdn.example", "partner.example"])),
-    more=st.frozensets(st.sampled_from(["trk.example", "other.example", "partner.example"])),
+    same_party=_SAME_PARTY,
+    listed=_KNOWN,
+    learned=_KNOWN,
+    more_listed=_KNOWN,
+    more_learned=_KNOWN,
 )
 def test_only_what_later_knowledge_changes_is_order_dependent(
-    chains: dict[str, tuple[str, ...]], then: frozenset[str], more: frozenset[str]
+    chains: dict[str, tuple[str, ...]],
+    same_party: tuple[str, ...],
+    listed: frozenset[str],
+    learned: frozenset[str],
+    more_listed: frozenset[str],
+    more_learned: frozenset[str],
 ) -> None:
-    audited = TrackerKnowledge(tds_trackers=then)
-    site = _site_with(audited, chains)
+    audited = _knowledge(listed, learned)
+    site = _site_with(audited, chains, same_party)
     # With the knowledge the audit had, nothing depends on the order.
     assert order_dependence(site, audited) == {"same_party": [], "cname": []}
     # With more, exactly what an audit with it would decide differently.
-    later = TrackerKnowledge(tds_trackers=then | more)
-    redone = _site_with(later, chains)
+    later = _knowledge(listed | more_listed, learned | more_learned)
+    redone = _site_with(later, chains, same_party)
     found = order_dependence(site, later)
+    assert found is not None
     assert found["same_party"] == [
         d for d in site["same_party_honored"] if d not in redone["same_party_honored"]
     ]
     was = {c["host"] for c in site["cname_cloaked"]}
     assert found["cname"] == sorted({c["host"] for c in redone["cname_cloaked"]} - was)
+    event("same-party named" if found["same_party"] else "no same-party named")
+    event("cname named" if found["cname"] else "no cname named")
+
+
+def test_a_site_stored_before_the_keys_existed_is_unknown_not_independent() -> None:
+    site = _site_with(TrackerKnowledge())
+    del site["same_party_honored"], site["cname_chains"]
+    assert order_dependence(site, TrackerKnowledge(tds_trackers=frozenset({"x"}))) is None
+    document = build_report([site], knowledge=TrackerKnowledge(), states=DEFAULT_STATES)
+    assert document["sites"][0]["order_dependent"] is None
+    assert document["order_dependent"] == []
+    assert render_html(document)
+
+
+def test_a_same_party_entry_spelled_otherwise_is_named_like_the_audit_refuses_it() -> None:
+    spelled = ("cdn.Partner.example", "trk.example.")
+    site = _site_with(TrackerKnowledge(), same_party=spelled)
+    assert site["same_party_honored"] == list(spelled)
+    learned = _knowledge(frozenset(), frozenset({"partner.example", "trk.example"}))
+    assert _site_with(learned, same_party=spelled)["same_party_honored"] == []
+    assert order_dependence(site, learned) == {"same_party": list(spelled), "cname": []}

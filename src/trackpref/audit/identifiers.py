@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .observation import Observation, RequestRecord
+from .observation import Observation, RequestRecord, StorageRecord
 from .site_parties import SiteParties, host_of
 from .states import SignalState
 
@@ -284,10 +284,29 @@ def _scan(obs: Observation, parties: SiteParties) -> _StateScan:
     for item in obs.storage:
         host = host_of(item.origin)
         owner = parties.recipient(host) if host else item.origin
+        cached_at = _cached_url(item)
         for value in _candidates(item.value):
+            if cached_at is not None and _only_sent_to(cached_at, scan.seen_in.get(value), obs):
+                # The request that filled the cache carries it (a cache-buster,
+                # a service worker's copy): that is one send, not a stored value.
+                continue
             scan.owners[value].add(owner)
             scan.storage.append((owner, item.key, value))
     return scan
+
+
+def _cached_url(item: StorageRecord) -> str | None:
+    """The URL (without its query) a Cache API parameter item was cached under."""
+    if item.kind != "cache":
+        return None
+    head, sep, _ = item.key.rpartition(" ?")
+    return head.rsplit(" ", 1)[-1] if sep else None
+
+
+def _only_sent_to(url: str, indices: set[int] | None, obs: Observation) -> bool:
+    return bool(indices) and all(
+        obs.requests[i].url.partition("#")[0].partition("?")[0] == url for i in indices or ()
+    )
 
 
 def _owner_of(value: str, owners: Mapping[str, set[str]]) -> set[str]:

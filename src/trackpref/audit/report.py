@@ -31,7 +31,7 @@ from .declarations import (
     TSRDeclaration,
 )
 from .failures import Failure
-from .site import SiteAudit
+from .site import SiteAudit, known_tracker
 from .site_parties import SiteParties, cloaked_hosts, host_of, site_key
 from .states import SignalState
 from .text import clean_json
@@ -330,21 +330,23 @@ def annotate_trackers(site: JSON, knowledge: TrackerKnowledge) -> JSON:
     return site
 
 
-def order_dependence(site: JSON, knowledge: TrackerKnowledge) -> JSON:
-    """What this site's audit would have judged otherwise with ``knowledge``.
+def order_dependence(site: JSON, knowledge: TrackerKnowledge) -> JSON | None:
+    """What this site's audit could have judged otherwise with ``knowledge``.
 
     Two decisions are taken when a site is audited, with the trackers known
     then: a TSR may not declare a known tracker same-party, and a host that is
-    a CNAME to a known tracker is that tracker. A tracker learned later in the
-    crawl (on later sites, or by another machine) came too late for the sites
-    audited before, so their verdicts depend on the crawl's order. The report
-    cannot judge them again (the visits are not kept), but it names them:
-    ``same_party`` the domains honored then that are known trackers now,
-    ``cname`` the hosts the stored chains would now cloak. Auditing the site
-    again with the same store uses what it has learned.
+    a CNAME to a known tracker is that tracker. A tracker learned later (on
+    later sites of the crawl, by another machine sharing the store, or by a
+    later crawl) came too late for the sites audited before, so their verdicts
+    depend on the order. The report cannot judge them again (the visits are
+    not kept), but it names them: ``same_party`` the domains honored then that
+    are known trackers now, ``cname`` the hosts the stored chains would now
+    cloak. None for a site stored by a version that kept neither (unknown).
     """
-    honored = [str(d) for d in site.get("same_party_honored", [])]
-    now_trackers = [d for d in honored if knowledge.classify(d).tracker]
+    if "same_party_honored" not in site:
+        return None
+    honored = [str(d) for d in site.get("same_party_honored") or []]
+    now_trackers = [d for d in honored if known_tracker(d, knowledge) is not None]
     chains = {str(h): tuple(c) for h, c in dict(site.get("cname_chains") or {}).items()}
     cname: list[str] = []
     if chains and site.get("site"):
@@ -401,7 +403,8 @@ def build_report(
         "order_dependent": [
             site["url"]
             for site in annotated
-            if site["order_dependent"]["same_party"] or site["order_dependent"]["cname"]
+            if site["order_dependent"]
+            and (site["order_dependent"]["same_party"] or site["order_dependent"]["cname"])
         ],
         "sites": annotated,
     }

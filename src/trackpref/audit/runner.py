@@ -28,7 +28,7 @@ from .failures import Failure, FailureKind
 from .fetch import DeclarationFetcher
 from .observation import Observation
 from .site import SiteAudit, analyse_site, invalid_url, same_party_of
-from .site_parties import SiteParties, host_of, site_key
+from .site_parties import SiteParties, cloaked_hosts, host_of, site_key
 from .states import DEFAULT_STATES, SignalState
 from .trackers import TrackerKnowledge
 from .traffic import origin_of
@@ -193,7 +193,7 @@ class SiteAuditor:
         if not self.config.resolve_cnames:
             return {}, {}
         # dnspython comes with the audit extra; the analysis works without it.
-        from .cname import cloaked_hosts, resolve_cname_chains
+        from .cname import resolve_cname_chains
 
         page = host_of(url)
         if page is None:
@@ -218,6 +218,9 @@ class SiteAuditor:
         same, _ = same_party_of(site_decl.tsr, self.knowledge)
         base = SiteParties.for_url(url, same_party=same, entities=self.knowledge.entities)
         knowledge = self.knowledge
+        # A host requested before a later visit landed on it is a page host:
+        # never cloaked, and not kept as a chain the report could cloak.
+        chains = {host: chain for host, chain in chains.items() if host not in pages}
         return chains, cloaked_hosts(
             chains,
             site,

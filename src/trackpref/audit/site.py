@@ -19,7 +19,7 @@ from .failures import Failure, FailureKind
 from .observation import Observation
 from .site_parties import SiteParties, site_key
 from .states import SignalState
-from .trackers import TrackerKnowledge
+from .trackers import TrackerInfo, TrackerKnowledge
 from .verdicts import Verdict, Verdicts, judge
 
 __all__ = ["SiteAudit", "analyse_site", "failed_site", "same_party_of"]
@@ -102,20 +102,21 @@ def same_party_of(
         if suffix:
             ignored.append((domain, "a public suffix, which no one party owns"))
             continue
-        if knowledge is not None:
-            info = next(
-                (
-                    i
-                    for i in (knowledge.classify(site_key(domain)), knowledge.classify(domain))
-                    if i.tracker
-                ),
-                None,
-            )
-            if info is not None:
-                ignored.append((domain, f"a known tracker ({info.source})"))
-                continue
+        info = known_tracker(domain, knowledge) if knowledge is not None else None
+        if info is not None:
+            ignored.append((domain, f"a known tracker ({info.source})"))
+            continue
         accepted.append(domain)
     return tuple(accepted), tuple(ignored)
+
+
+def known_tracker(domain: str, knowledge: TrackerKnowledge) -> TrackerInfo | None:
+    """What ``knowledge`` knows of ``domain`` (as a TSR wrote it) as a tracker,
+    or None: learned trackers are kept by site, so the site is asked first."""
+    for info in (knowledge.classify(site_key(domain)), knowledge.classify(domain)):
+        if info.tracker:
+            return info
+    return None
 
 
 def analyse_site(

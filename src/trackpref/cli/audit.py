@@ -423,12 +423,13 @@ def audit(
             raise SystemExit(130)
         return
     crawl_id = started[0].id
-    if interrupted:
-        learned = store.knowledge(
-            threshold=knowledge.threshold,
-            tds_trackers=knowledge.tds_trackers,
-            entities=knowledge.entities,
-        )
+    # Everything the store knows now, other machines' sightings included:
+    # the crawl's own result knows only this process's.
+    learned = store.knowledge(
+        threshold=knowledge.threshold,
+        tds_trackers=knowledge.tds_trackers,
+        entities=knowledge.entities,
+    )
     document = write_reports(out_dir, store, crawl_id, knowledge=learned, states=states)
     store.close()
     _summary(document, out_dir)
@@ -457,10 +458,10 @@ def _summary(document: Mapping[str, Any], out_dir: Path) -> None:
         f"compliant, {counts['undecided']} undecided; {errors} with errors"
     )
     later = document.get("order_dependent", [])
-    if later:
+    if later and document["crawl"].get("complete"):
         click.echo(
-            f"{len(later)} site(s) were audited before the crawl learned trackers that would "
-            "change their verdicts (report.json: order_dependent); run the same command with "
-            "--fresh to audit them again with what the store has learned"
+            f"{len(later)} site(s) were audited before trackers were learned that could change "
+            "their verdicts (report.json: order_dependent); the same command again audits the "
+            "whole list with what the results database has learned"
         )
     click.echo(f"report: {out_dir / 'report.html'} and {out_dir / 'report.json'}")

@@ -8,9 +8,9 @@ scope. What each answer means:
   commit, see :mod:`.ingest`). A request is stored whole or not at all, so a
   count would only repeat the request's own length; and an empty answer is
   one write to the socket instead of two (uvicorn sends the head and the body
-  separately), which measured 12 µs of the server's CPU per single-event
-  request, a fifth of it (docs/service.md). The pixels answer ``200`` with a
-  GIF, also after the commit;
+  separately), which measured 7 µs of the server's CPU per single-event
+  request, about a tenth of it (docs/service.md). The pixels answer ``200``
+  with a GIF, also after the commit;
 * ``400``: malformed; the JSON error names the field (``events[2].url``) and
   nothing of the request is stored;
 * ``413``: the body (or the array) is larger than accepted;
