@@ -179,17 +179,17 @@ def test_ctrl_c_then_the_same_command_resumes(fixture_web: FixtureWeb, tmp_path:
 
 
 @pytest.mark.browser
-def test_a_site_audited_before_its_partner_was_learned_as_a_tracker_is_named(
+def test_a_site_audited_before_its_partner_was_learned_as_a_tracker(
     fixture_web: FixtureWeb, tmp_path: Path
 ) -> None:
     """partnered.test declares tracker.test same-party; ignore.test, audited
     after it, teaches the crawl that tracker.test is a tracker (threshold 1).
-    The first crawl names partnered.test as order-dependent; the same command
-    again audits it with that knowledge, and it no longer is."""
-    out = tmp_path / "out"
+    By default the finished crawl audits partnered.test again with that
+    knowledge; with --no-recheck the report names it instead, and the same
+    command again audits it with what was learned."""
     partnered = fixture_web.url("partnered")
 
-    def crawl(*extra: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    def crawl(out: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
         proc = subprocess.run(
             _cli(
                 partnered,
@@ -209,13 +209,28 @@ def test_a_site_audited_before_its_partner_was_learned_as_a_tracker_is_named(
             ),
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=180,
             check=False,
         )
         assert proc.returncode == 0, proc.stderr
         return proc, json.loads((out / "report.json").read_text())
 
-    proc, first = crawl()
+    def judged_with_the_tracker_known(document: dict[str, Any]) -> None:
+        site = document["sites"][0]
+        assert site["same_party_honored"] == []
+        assert site["order_dependent"] == {"same_party": [], "cname": []}
+        assert document["order_dependent"] == []
+        assert site["verdicts"]["gpc_honored"] is False
+
+    # The default: audited again once the crawl is done.
+    proc, checked = crawl(tmp_path / "rechecked")
+    assert "auditing 1 site(s) again: trackers learned after them" in proc.stderr
+    assert "were audited before" not in proc.stdout
+    judged_with_the_tracker_known(checked)
+
+    # --no-recheck: named in the report, the HTML and on the terminal.
+    out = tmp_path / "named"
+    proc, first = crawl(out, "--no-recheck")
     site = first["sites"][0]
     assert site["same_party_honored"] == ["tracker.test"]
     assert site["order_dependent"] == {"same_party": ["tracker.test"], "cname": []}
@@ -224,10 +239,7 @@ def test_a_site_audited_before_its_partner_was_learned_as_a_tracker_is_named(
     assert "Audited before trackers were learned" in (out / "report.html").read_text()
     assert site["verdicts"]["gpc_honored"] is not False  # the tracker was the site itself then
 
-    proc, again = crawl()  # the crawl is complete: the same command starts a new one
-    site = again["sites"][0]
-    assert site["same_party_honored"] == []
-    assert site["order_dependent"] == {"same_party": [], "cname": []}
-    assert again["order_dependent"] == []
+    # The crawl is complete: the same command starts a new one, with what was learned.
+    proc, again = crawl(out, "--no-recheck")
     assert "were audited before" not in proc.stdout
-    assert site["verdicts"]["gpc_honored"] is False
+    judged_with_the_tracker_known(again)

@@ -35,7 +35,7 @@ from .driver import BrowserBroken, BrowserDriver
 from .failures import Failure, FailureKind
 from .fetch import DeclarationFetcher
 from .history import compare
-from .report import build_report, site_to_json, write_json
+from .report import build_report, order_dependence, site_to_json, write_json
 from .report_html import write_html
 from .runner import AuditConfig, SiteAuditor
 from .site import SiteAudit, failed_site
@@ -64,8 +64,13 @@ LEASE_MARGIN = 150.0
 #: Seconds between looks for a site to claim while others hold the rest.
 CLAIM_POLL = 2.0
 
+#: Times a finished crawl audits again the sites that trackers learned after
+#: them could judge otherwise (each pass can teach trackers of its own).
+RECHECK_PASSES = 2
+
 SiteHook = Callable[[Mapping[str, Any]], None]
 StartHook = Callable[[CrawlInfo], None]
+RecheckHook = Callable[[Sequence[str]], None]
 
 
 class AuditSetupError(RuntimeError):
@@ -132,9 +137,19 @@ async def run_crawl(
     base_knowledge: TrackerKnowledge | None = None,
     on_start: StartHook | None = None,
     on_site: SiteHook | None = None,
+    recheck: bool = True,
+    on_recheck: RecheckHook | None = None,
 ) -> CrawlResult:
     """Audit ``urls`` (resuming an unfinished crawl of the same list) and store
-    each result as it completes."""
+    each result as it completes.
+
+    With ``recheck``, once every site is done, the sites audited before the
+    crawl learned trackers that could change their verdicts (a same-party
+    exemption, a CNAME; :func:`~.report.order_dependence`) are audited again
+    with everything learned, up to :data:`RECHECK_PASSES` times, so the
+    verdicts do not depend on the order of the list. Not on a shared store:
+    the other machines may still be learning; its report names such sites.
+    """
     if not 1 <= concurrency <= MAX_BROWSERS:
         raise AuditSetupError(f"concurrency {concurrency}: use 1 to {MAX_BROWSERS} browsers")
     if config.resolve_cnames:
@@ -147,8 +162,18 @@ async def run_crawl(
     )
     if on_start is not None:
         on_start(info)
+    recheck = recheck and not store.shared
+
+    def stale() -> tuple[list[str], TrackerKnowledge]:
+        """The sites to audit again, and everything the store knows now."""
+        known = store.knowledge(
+            threshold=base.threshold, tds_trackers=base.tds_trackers, entities=base.entities
+        )
+        urls = [site["url"] for site in store.results(info.id) if _order_dependent(site, known)]
+        return urls, known
+
     pending = list(info.pending)
-    if not pending:
+    if not pending and not (recheck and stale()[0]):
         store.finish_crawl(info.id)
         return CrawlResult(info, knowledge)
     queue: asyncio.Queue[str] = asyncio.Queue()
@@ -273,10 +298,28 @@ async def run_crawl(
                 if driver is not None:
                     await driver.close()
 
-        workers = min(concurrency, len(pending))
-        await asyncio.gather(*(worker(f"{holder}/{i}") for i in range(workers)))
+        async def work(n: int) -> None:
+            await asyncio.gather(*(worker(f"{holder}/{i}") for i in range(min(concurrency, n))))
+
+        if pending:
+            await work(len(pending))
+        for _ in range(RECHECK_PASSES if recheck else 0):
+            again, known = stale()
+            if not again:
+                break
+            if on_recheck is not None:
+                on_recheck(again)
+            state["knowledge"] = known
+            for url in again:
+                queue.put_nowait(url)
+            await work(len(again))
     store.finish_crawl(info.id)
     return CrawlResult(info, state["knowledge"])
+
+
+def _order_dependent(site: Mapping[str, Any], knowledge: TrackerKnowledge) -> bool:
+    later = order_dependence(dict(site), knowledge)
+    return bool(later and (later["same_party"] or later["cname"]))
 
 
 def write_reports(

@@ -6,7 +6,7 @@ import asyncio
 import ipaddress
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +135,17 @@ class _Progress:
         elif not self.quiet:
             click.echo(f"{site['url']}: {status}", err=True)
 
+    def recheck(self, urls: Sequence[str]) -> None:
+        what = (
+            f"auditing {len(urls)} site(s) again: trackers learned after them could change "
+            "their verdicts"
+        )
+        if self.bar is not None:
+            total = self.bar.tasks[0].total or 0
+            self.bar.update(self.task, total=total + len(urls), description=what)
+        else:  # said like the crawl's first line, progress or not
+            click.echo(what, err=True)
+
     def stop(self) -> None:
         if self.bar is not None:
             self.bar.stop()
@@ -259,6 +270,14 @@ def _compliance(verdicts: Mapping[str, Any]) -> str:
     help="Sites a third party must track on to be called a tracker.",
 )
 @click.option(
+    "--recheck/--no-recheck",
+    default=True,
+    show_default=True,
+    help="Once every site is done, audit again the sites audited before trackers were "
+    "learned that could change their verdicts (a same-party exemption, a CNAME), so the "
+    "verdicts do not depend on the order of the list. Not on a shared --db.",
+)
+@click.option(
     "--partners",
     type=click.IntRange(0, 50),
     default=6,
@@ -313,6 +332,7 @@ def audit(
     fresh: bool,
     tds: Path | None,
     tracker_threshold: int,
+    recheck: bool,
     partners: int,
     dnt_policy_hashes: Path | None,
     max_page_mb: float,
@@ -406,6 +426,8 @@ def audit(
                 base_knowledge=knowledge,
                 on_start=on_start,
                 on_site=progress.site,
+                recheck=recheck,
+                on_recheck=progress.recheck,
             )
         )
         learned = result.knowledge
