@@ -16,8 +16,10 @@ import pytest
 from audit_web import FixtureWeb
 
 from trackpref.audit.browser_options import BrowserOptions
-from trackpref.audit.crawl import AuditSetupError, run_crawl, write_reports
+from trackpref.audit.crawl import AuditSetupError, replaces, run_crawl, write_reports
+from trackpref.audit.failures import Failure, FailureKind
 from trackpref.audit.runner import AuditConfig
+from trackpref.audit.site import failed_site
 from trackpref.audit.states import DEFAULT_STATES
 from trackpref.audit.store import CrawlInfo, ResultStore
 from trackpref.audit.trackers import TrackerKnowledge
@@ -262,3 +264,63 @@ def test_a_result_that_cannot_be_saved_is_that_sites_error(
     assert broken["verdicts"]["gpc_honored"] is None
     assert clean["error"] is None
     assert document["crawl"]["complete"] is True
+
+
+def test_a_failed_second_look_never_replaces_a_complete_first_result() -> None:
+    timeout = Failure(FailureKind.TIMEOUT, "the audit took longer than 60 s")
+    failed = failed_site("https://a.example/", timeout, audited_at="t")
+    complete = {"url": "https://a.example/", "error": None, "states": {"no-signal": {}}}
+    assert not replaces(complete, failed)
+    # A first result that had failed too is no better: the second one is kept.
+    assert replaces({**complete, "error": {"kind": "timeout"}}, failed)
+    ok = dataclasses.replace(failed, failure=None)
+    assert replaces(complete, ok)
+
+
+@pytest.mark.browser
+def test_a_crawl_stopped_before_its_recheck_finishes_it_when_resumed(
+    fixture_web: FixtureWeb, chromium: str, tmp_path: Path
+) -> None:
+    """partnered.test declares tracker.test same-party; ignore.test, after it,
+    teaches that tracker.test is a tracker. Ctrl-C as the recheck starts: every
+    site has a result, the crawl is not finished; resumed, it rechecks."""
+    partnered = fixture_web.url("partnered")
+    urls = [partnered, fixture_web.url("ignore")]
+    config = _config(fixture_web, chromium)
+    base = TrackerKnowledge(threshold=1)
+    db = tmp_path / "audit.sqlite"
+    rechecks: list[list[str]] = []
+
+    def stop(again: Any) -> None:
+        rechecks.append(list(again))
+        raise KeyboardInterrupt
+
+    with ResultStore(db) as store, pytest.raises(KeyboardInterrupt):
+        asyncio.run(
+            run_crawl(urls, store=store, config=config, base_knowledge=base, on_recheck=stop)
+        )
+    assert rechecks == [[partnered]]
+    first = json.loads(_stored(db)[partnered])
+    assert first["same_party_honored"] == ["tracker.test"]
+
+    starts: list[CrawlInfo] = []
+    with ResultStore(db) as store:
+        result = asyncio.run(
+            run_crawl(
+                urls,
+                store=store,
+                config=config,
+                base_knowledge=base,
+                on_start=starts.append,
+                on_recheck=rechecks.append,
+            )
+        )
+        assert starts[0].resumed
+        assert starts[0].pending == ()
+        assert result.crawl.id == starts[0].id
+        (finished,) = store.db.execute("SELECT finished_at FROM crawls").fetchone()
+        assert finished is not None
+    assert rechecks == [[partnered], [partnered]]
+    second = json.loads(_stored(db)[partnered])
+    assert second["same_party_honored"] == []
+    assert second["audited_at"] >= first["audited_at"]

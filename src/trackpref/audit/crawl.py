@@ -147,7 +147,8 @@ async def run_crawl(
     crawl learned trackers that could change their verdicts (a same-party
     exemption, a CNAME; :func:`~.report.order_dependence`) are audited again
     with everything learned, up to :data:`RECHECK_PASSES` times, so the
-    verdicts do not depend on the order of the list. Not on a shared store:
+    order of the list does not decide verdicts (a site whose second look fails
+    keeps its first result, see :func:`replaces`). Not on a shared store:
     the other machines may still be learning; its report names such sites.
     """
     if not 1 <= concurrency <= MAX_BROWSERS:
@@ -164,16 +165,18 @@ async def run_crawl(
         on_start(info)
     recheck = recheck and not store.shared
 
-    def stale() -> tuple[list[str], TrackerKnowledge]:
-        """The sites to audit again, and everything the store knows now."""
+    def stale() -> tuple[dict[str, dict[str, Any]], TrackerKnowledge]:
+        """The results to audit again (url -> the stored result), and everything
+        the store knows now. Every result is read, as the report will be."""
         known = store.knowledge(
             threshold=base.threshold, tds_trackers=base.tds_trackers, entities=base.entities
         )
-        urls = [site["url"] for site in store.results(info.id) if _order_dependent(site, known)]
-        return urls, known
+        found = {s["url"]: s for s in store.results(info.id) if _order_dependent(s, known)}
+        return found, known
 
     pending = list(info.pending)
-    if not pending and not (recheck and stale()[0]):
+    first_look = stale() if recheck and not pending else None
+    if not pending and not (first_look and first_look[0]):
         store.finish_crawl(info.id)
         return CrawlResult(info, knowledge)
     queue: asyncio.Queue[str] = asyncio.Queue()
@@ -201,6 +204,8 @@ async def run_crawl(
             await asyncio.sleep(CLAIM_POLL)  # the rest is held by others, for now
 
     state = {"knowledge": knowledge}
+    #: In a recheck pass: the results being looked at again (url -> result).
+    earlier: dict[str, dict[str, Any]] = {}
     browser = config.browser
     async with (
         async_playwright() as playwright,
@@ -285,6 +290,12 @@ async def run_crawl(
                     except _ClaimLost as lost:
                         driver = lost.driver
                         continue
+                    kept = earlier.get(url)
+                    if kept is not None and not replaces(kept, audit):
+                        log.warning("%s: the second look failed; the first result stays", url)
+                        if on_site is not None:
+                            on_site(kept)
+                        continue
                     site_json, sightings = record(audit, url, me)
                     state["knowledge"] = state["knowledge"].with_sightings(sightings)
                     if on_site is not None:
@@ -304,17 +315,27 @@ async def run_crawl(
         if pending:
             await work(len(pending))
         for _ in range(RECHECK_PASSES if recheck else 0):
-            again, known = stale()
+            again, known = first_look or stale()
+            first_look = None
             if not again:
                 break
             if on_recheck is not None:
-                on_recheck(again)
+                on_recheck(list(again))
             state["knowledge"] = known
+            earlier.clear()
+            earlier.update(again)
             for url in again:
                 queue.put_nowait(url)
             await work(len(again))
     store.finish_crawl(info.id)
     return CrawlResult(info, state["knowledge"])
+
+
+def replaces(earlier: Mapping[str, Any], audit: SiteAudit) -> bool:
+    """Whether a second look at a site replaces the first: not when it failed
+    where the first did not (a timeout, a dead browser), since a complete
+    result that was only order-dependent is better than an error."""
+    return audit.failure is None or bool(earlier.get("error"))
 
 
 def _order_dependent(site: Mapping[str, Any], knowledge: TrackerKnowledge) -> bool:

@@ -287,8 +287,8 @@ def _scan(obs: Observation, parties: SiteParties) -> _StateScan:
         cached_at = _cached_url(item)
         for value in _candidates(item.value):
             if cached_at is not None and _only_sent_to(cached_at, scan.seen_in.get(value), obs):
-                # The request that filled the cache carries it (a cache-buster,
-                # a service worker's copy): that is one send, not a stored value.
+                # Only requests to the URL it is cached under carry it (a
+                # cache-buster, a service worker's copy): sends, not a stored value.
                 continue
             scan.owners[value].add(owner)
             scan.storage.append((owner, item.key, value))

@@ -275,7 +275,8 @@ def _compliance(verdicts: Mapping[str, Any]) -> str:
     show_default=True,
     help="Once every site is done, audit again the sites audited before trackers were "
     "learned that could change their verdicts (a same-party exemption, a CNAME), so the "
-    "verdicts do not depend on the order of the list. Not on a shared --db.",
+    "order of the list does not decide verdicts; what is left is named in the report. "
+    "Not on a shared --db.",
 )
 @click.option(
     "--partners",
@@ -414,9 +415,8 @@ def audit(
         progress.start(info)
 
     interrupted = False
-    learned = knowledge
     try:
-        result = asyncio.run(
+        asyncio.run(
             run_crawl(
                 targets,
                 store=store,
@@ -430,7 +430,6 @@ def audit(
                 on_recheck=progress.recheck,
             )
         )
-        learned = result.knowledge
     except KeyboardInterrupt:
         interrupted = True
     except AuditSetupError as exc:
@@ -457,11 +456,14 @@ def audit(
     _summary(document, out_dir)
     if interrupted:
         crawl = document["crawl"]
-        click.echo(
-            f"interrupted: {crawl['audited']} of {crawl['total']} site(s) recorded; "
-            "run the same command again to resume",
-            err=True,
+        what = (
+            "interrupted while auditing sites again (every site has a result); "
+            "run the same command again to finish"
+            if crawl["audited"] >= crawl["total"]
+            else f"interrupted: {crawl['audited']} of {crawl['total']} site(s) recorded; "
+            "run the same command again to resume"
         )
+        click.echo(what, err=True)
         raise SystemExit(130)
     if fail_on_violation and any(
         s.get("verdicts", {}).get("compliant") is False for s in document["sites"]
