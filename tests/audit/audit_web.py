@@ -326,6 +326,47 @@ def hang(request: Request) -> Response:
     return HTMLResponse(f"<!doctype html><html><body>hang{script}</body></html>")
 
 
+#: Keeps an id in localStorage and in IndexedDB, then patches the page's own
+#: APIs to hide both from any script that asks: getItem and key lie, the
+#: database cannot be opened, and the clock and timers are stopped.
+MASKED_JS = """
+(async function () {
+  localStorage.setItem('_uid', 'f00dcafe0123456789abcdef');
+  await new Promise(function (done) {
+    var r = indexedDB.open('masked', 1);
+    r.onupgradeneeded = function () { r.result.createObjectStore('ids'); };
+    r.onerror = done;
+    r.onsuccess = function () {
+      var tx = r.result.transaction('ids', 'readwrite');
+      tx.objectStore('ids').put('beefcafe9876543210fedcba', 'me');
+      tx.oncomplete = function () { r.result.close(); done(); };
+    };
+  });
+  var getItem = Storage.prototype.getItem, key = Storage.prototype.key;
+  Storage.prototype.getItem = function (k) {
+    return k === '_uid' ? 'none' : getItem.call(this, k);
+  };
+  Storage.prototype.key = function (i) {
+    var k = key.call(this, i);
+    return k === '_uid' ? 'theme' : k;
+  };
+  IDBFactory.prototype.open = function () { throw new Error('no database here'); };
+  IDBFactory.prototype.databases = function () { return Promise.resolve([]); };
+  Date.now = function () { return 0; };
+  window.setTimeout = function () { return 0; };
+  document.title = 'masked';
+})();
+"""
+
+
+def masked(request: Request) -> Response:
+    if request.url.path == "/":
+        return HTMLResponse(
+            f"<!doctype html><html><body>masked<script>{MASKED_JS}</script></body></html>"
+        )
+    return _common(request)
+
+
 #: Keeps fresh ids where only a deep read finds them: in IndexedDB (as an
 #: object's member) and, in a secure context, in the Cache API, once as a form
 #: body holding the IndexedDB id and once as a JSON body holding a second id.
@@ -506,6 +547,7 @@ HANDLERS: dict[str, Callable[[Request], object]] = {
     # A site reached by address, as `trackpref serve` is: no host rules needed.
     "127.0.0.1": address,
     "vault.test": vault,
+    "masked.test": masked,
     "bigdb.test": bigdb,
     "cloak.test": cloak,
     "metrics.cloak.test": tracker,

@@ -282,6 +282,30 @@ def test_a_page_that_hangs_after_load_says_what_was_not_read(
     assert "consent" in obs.unread
 
 
+def test_a_page_that_patches_its_storage_apis_cannot_hide_what_it_keeps(
+    fixture_web: FixtureWeb, chromium: str
+) -> None:
+    """The storage is read in an isolated world: the page's getItem, key,
+    indexedDB.open, Date.now and setTimeout, all patched to lie or stall, are
+    not the ones the auditor calls."""
+    options = config(fixture_web, chromium).browser
+
+    async def go() -> Any:
+        async with async_playwright() as playwright:
+            driver = await BrowserDriver.launch(playwright, options)
+            try:
+                return await driver.visit(fixture_web.url("masked"), SignalState.DNT1_GPC)
+            finally:
+                await driver.close()
+
+    obs = asyncio.run(go())
+    found = {(s.kind, s.key): s.value for s in obs.storage}
+    assert found.get(("local", "_uid")) == "f00dcafe0123456789abcdef"
+    assert ("local", "theme") not in found
+    assert found.get(("indexeddb", "masked/ids/me")) == "beefcafe9876543210fedcba"
+    assert obs.unread == ()
+
+
 def test_identifiers_kept_in_indexeddb_and_the_cache_api_are_read(
     fixture_web: FixtureWeb, chromium: str
 ) -> None:

@@ -16,6 +16,7 @@ blocked so that every request of the page is seen by the recorder.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import time
@@ -367,6 +368,64 @@ async def _no_headers() -> list[Any]:
     return []
 
 
+class _IsolatedReader:
+    """The storage reads, evaluated in an isolated world of the main frame.
+
+    A page's scripts own the main world: they can replace
+    ``Storage.prototype.getItem``, ``indexedDB.open``, ``caches``, ``Date.now``
+    or ``setTimeout`` and show the auditor whatever they like. An isolated
+    world (a Chrome DevTools Protocol feature, as extensions' content scripts
+    use) has its own JavaScript built-ins and DOM wrappers over the same
+    document and the same origin's storage, so nothing the page patched is
+    seen there, and the page cannot see the world either. The consent strings
+    are still read in the main world: the page's own functions answer them.
+    """
+
+    def __init__(self, session: Any, context_id: int) -> None:
+        self.session = session
+        self.context_id = context_id
+
+    @classmethod
+    async def open(cls, page: Page) -> _IsolatedReader | None:
+        """None if the browser cannot make one (the caller reads as the page does)."""
+        try:
+            session = await page.context.new_cdp_session(page)
+        except PlaywrightError:
+            return None
+        try:
+            tree = await session.send("Page.getFrameTree")
+            world = await session.send(
+                "Page.createIsolatedWorld",
+                {"frameId": tree["frameTree"]["frame"]["id"], "worldName": "trackpref-audit"},
+            )
+            return cls(session, int(world["executionContextId"]))
+        except (PlaywrightError, KeyError, TypeError, ValueError):
+            await cls(session, 0).close()
+            return None
+
+    async def evaluate(self, script: str, arg: int | None = None) -> object:
+        """The script's value; PlaywrightError when the world is gone (the page
+        navigated), None when the script threw."""
+        call = f"({script})({'' if arg is None else int(arg)})"
+        answer = await self.session.send(
+            "Runtime.evaluate",
+            {
+                "expression": call,
+                "contextId": self.context_id,
+                "awaitPromise": True,
+                "returnByValue": True,
+            },
+        )
+        if not isinstance(answer, dict) or "exceptionDetails" in answer:
+            return None
+        result = answer.get("result")
+        return result.get("value") if isinstance(result, dict) else None
+
+    async def close(self) -> None:
+        with contextlib.suppress(PlaywrightError):  # the page or the browser is gone
+            await self.session.detach()
+
+
 async def _bounded(awaitable: Awaitable[T], seconds: float) -> T | None:
     try:
         return await asyncio.wait_for(awaitable, timeout=seconds)
@@ -627,7 +686,14 @@ class BrowserDriver:
         Frames are read at the same time, each as :meth:`_frame_state` says."""
         main = page.main_frame
         frames = [main, *(f for f in page.frames if f is not main)][:20]
-        results = await asyncio.gather(*(self._frame_state(f, f is main) for f in frames))
+        reader = await _bounded(_IsolatedReader.open(page), self.options.read_timeout)
+        try:
+            results = await asyncio.gather(
+                *(self._frame_state(f, reader if f is main else None) for f in frames)
+            )
+        finally:
+            if reader is not None:
+                await reader.close()
         first = results[0][0]
         page_read = isinstance(first, dict)
         consent = first.get("consent") if isinstance(first, dict) else None
@@ -648,15 +714,35 @@ class BrowserDriver:
                             out.append(StorageRecord(origin, kind, key, value))
         return tuple(out), consent, page_read
 
-    async def _frame_state(self, frame: Frame, main: bool) -> tuple[object, object]:
+    async def _frame_state(
+        self, frame: Frame, reader: _IsolatedReader | None
+    ) -> tuple[object, object]:
         """One frame's storage: web storage (and, in the main frame, the consent
         strings) first, then IndexedDB and the Cache API in an evaluation of
         their own, so that a store too large or too busy to read in time costs
         only itself. The deep read gets half the read timeout; its script stops
         a little before that and returns what it has. A frame that did not
         answer the first read is not asked again (its main thread is stuck).
-        The two reads are sequential: a page's scripts run on one thread."""
+        The reads are sequential: a page's scripts run on one thread.
+
+        The main frame is given a ``reader``: its storage is read in an
+        isolated world the page's scripts cannot patch, and only if that world
+        is gone (the page navigated) as the page sees it."""
         timeout = self.options.read_timeout
+        if reader is not None:
+            try:
+                storage = await asyncio.wait_for(reader.evaluate(_STORAGE_JS), timeout)
+            except TimeoutError:
+                return None, None  # the page's thread is stuck: so is the world's
+            except PlaywrightError:
+                storage = None
+            if isinstance(storage, dict):
+                consent = await _bounded(frame.evaluate(_CONSENT_JS), timeout)
+                deep = await _bounded(
+                    reader.evaluate(_DEEP_STORAGE_JS, int(timeout * 400)), timeout / 2
+                )
+                return {**storage, "consent": consent}, deep
+        main = frame.parent_frame is None
         state = await _bounded(frame.evaluate(_PAGE_STATE_JS if main else _STORAGE_JS), timeout)
         if not isinstance(state, dict):
             return None, None
