@@ -686,14 +686,23 @@ class BrowserDriver:
         Frames are read at the same time, each as :meth:`_frame_state` says."""
         main = page.main_frame
         frames = [main, *(f for f in page.frames if f is not main)][:20]
-        reader = await _bounded(_IsolatedReader.open(page), self.options.read_timeout)
+        reader: _IsolatedReader | None = None
         try:
-            results = await asyncio.gather(
-                *(self._frame_state(f, reader if f is main else None) for f in frames)
+            reader = await asyncio.wait_for(_IsolatedReader.open(page), self.options.read_timeout)
+        except TimeoutError:
+            # The world is made on the page's thread: stuck, so is every read
+            # of the main frame. The other frames may live in other processes.
+            results = [(None, None)] + await asyncio.gather(
+                *(self._frame_state(f, None) for f in frames[1:])
             )
-        finally:
-            if reader is not None:
-                await reader.close()
+        else:
+            try:
+                results = await asyncio.gather(
+                    *(self._frame_state(f, reader if f is main else None) for f in frames)
+                )
+            finally:
+                if reader is not None:
+                    await reader.close()
         first = results[0][0]
         page_read = isinstance(first, dict)
         consent = first.get("consent") if isinstance(first, dict) else None
