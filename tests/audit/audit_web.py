@@ -367,6 +367,21 @@ def masked(request: Request) -> Response:
     return _common(request)
 
 
+def flitting(request: Request) -> Response:
+    """masked.test's lies, and a page that reloads itself soon after each load,
+    so that a world made in one document is gone when it is asked."""
+    if request.url.path == "/":
+        reload = (
+            "<script>var later = window.setTimeout.bind(window);"
+            "addEventListener('load', function () {"
+            " later(function () { location.replace(location.href); }, 15); });</script>"
+        )
+        return HTMLResponse(
+            f"<!doctype html><html><body>flitting{reload}<script>{MASKED_JS}</script></body></html>"
+        )
+    return _common(request)
+
+
 #: Keeps fresh ids where only a deep read finds them: in IndexedDB (as an
 #: object's member) and, in a secure context, in the Cache API, once as a form
 #: body holding the IndexedDB id and once as a JSON body holding a second id.
@@ -548,6 +563,7 @@ HANDLERS: dict[str, Callable[[Request], object]] = {
     "127.0.0.1": address,
     "vault.test": vault,
     "masked.test": masked,
+    "flitting.test": flitting,
     "bigdb.test": bigdb,
     "cloak.test": cloak,
     "metrics.cloak.test": tracker,

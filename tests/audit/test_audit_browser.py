@@ -306,6 +306,32 @@ def test_a_page_that_patches_its_storage_apis_cannot_hide_what_it_keeps(
     assert obs.unread == ()
 
 
+def test_a_page_that_navigates_while_it_is_read_is_never_read_in_its_own_world(
+    fixture_web: FixtureWeb, chromium: str
+) -> None:
+    """A world ends with its document: a page reloading itself every few
+    milliseconds gets a new world per document, and what cannot be read there
+    is unread, never read where the page's patched getItem and key answer."""
+    options = config(fixture_web, chromium, settle=0.0).browser
+
+    async def go() -> list[Any]:
+        async with async_playwright() as playwright:
+            driver = await BrowserDriver.launch(playwright, options)
+            try:
+                return [
+                    await driver.visit(fixture_web.url("flitting"), SignalState.NO_SIGNAL)
+                    for _ in range(6)
+                ]
+            finally:
+                await driver.close()
+
+    for obs in asyncio.run(go()):
+        local = {s.key: s.value for s in obs.storage if s.kind == "local"}
+        assert "theme" not in local, "read where the page's patches answer"
+        assert local.get("_uid", "f00dcafe0123456789abcdef") == "f00dcafe0123456789abcdef"
+        assert local or "storage" in obs.unread
+
+
 def test_identifiers_kept_in_indexeddb_and_the_cache_api_are_read(
     fixture_web: FixtureWeb, chromium: str
 ) -> None:

@@ -381,27 +381,28 @@ class _IsolatedReader:
     are still read in the main world: the page's own functions answer them.
     """
 
-    def __init__(self, session: Any, context_id: int) -> None:
+    def __init__(self, session: Any) -> None:
         self.session = session
-        self.context_id = context_id
+        self.context_id = 0
 
     @classmethod
-    async def open(cls, page: Page) -> _IsolatedReader | None:
-        """None if the browser cannot make one (the caller reads as the page does)."""
+    async def attach(cls, page: Page) -> _IsolatedReader | None:
+        """None if the browser cannot give a session (the caller reads as the page does)."""
         try:
-            session = await page.context.new_cdp_session(page)
+            return cls(await page.context.new_cdp_session(page))
         except PlaywrightError:
             return None
-        try:
-            tree = await session.send("Page.getFrameTree")
-            world = await session.send(
-                "Page.createIsolatedWorld",
-                {"frameId": tree["frameTree"]["frame"]["id"], "worldName": "trackpref-audit"},
-            )
-            return cls(session, int(world["executionContextId"]))
-        except (PlaywrightError, KeyError, TypeError, ValueError):
-            await cls(session, 0).close()
-            return None
+
+    async def make_world(self) -> None:
+        """A world in the main frame's current document (a navigation ends the
+        last one). It is made on the page's thread: a stuck page never answers.
+        Raises one of :data:`_WORLD_ERRORS` if the browser refuses."""
+        tree = await self.session.send("Page.getFrameTree")
+        made = await self.session.send(
+            "Page.createIsolatedWorld",
+            {"frameId": tree["frameTree"]["frame"]["id"], "worldName": "trackpref-audit"},
+        )
+        self.context_id = int(made["executionContextId"])
 
     async def evaluate(self, script: str, arg: int | None = None) -> object:
         """The script's value; PlaywrightError when the world is gone (the page
@@ -422,8 +423,17 @@ class _IsolatedReader:
         return result.get("value") if isinstance(result, dict) else None
 
     async def close(self) -> None:
-        with contextlib.suppress(PlaywrightError):  # the page or the browser is gone
-            await self.session.detach()
+        """Detach, within a second: a stuck page does not answer even that (the
+        session then ends with the visit's context)."""
+        with contextlib.suppress(PlaywrightError, TimeoutError):
+            await asyncio.wait_for(self.session.detach(), 1.0)
+
+
+#: What a refused world raises (a protocol error, or an answer of another shape).
+_WORLD_ERRORS = (PlaywrightError, KeyError, TypeError, ValueError)
+#: Worlds made for one read of the main frame: a page that keeps navigating
+#: while it is read is reported unread, never read in its own world.
+_WORLDS = 3
 
 
 async def _bounded(awaitable: Awaitable[T], seconds: float) -> T | None:
@@ -610,6 +620,8 @@ class BrowserDriver:
                 )
                 if not page_read:
                     unread += ["storage", "consent"]
+                elif not isinstance(consent_js, dict):  # the CMP's read timed out
+                    unread.append("consent")
                 if jar_or_none is None:
                     unread.append("cookies")
                 jar = jar_or_none or []
@@ -686,23 +698,31 @@ class BrowserDriver:
         Frames are read at the same time, each as :meth:`_frame_state` says."""
         main = page.main_frame
         frames = [main, *(f for f in page.frames if f is not main)][:20]
-        reader: _IsolatedReader | None = None
+        timeout = self.options.read_timeout
+        reader = await _bounded(_IsolatedReader.attach(page), timeout)
         try:
-            reader = await asyncio.wait_for(_IsolatedReader.open(page), self.options.read_timeout)
-        except TimeoutError:
-            # The world is made on the page's thread: stuck, so is every read
-            # of the main frame. The other frames may live in other processes.
-            results = [(None, None)] + await asyncio.gather(
-                *(self._frame_state(f, None) for f in frames[1:])
-            )
-        else:
-            try:
-                results = await asyncio.gather(
-                    *(self._frame_state(f, reader if f is main else None) for f in frames)
+            stuck = made = False
+            if reader is not None:
+                try:
+                    await asyncio.wait_for(reader.make_world(), timeout)
+                    made = True
+                except TimeoutError:
+                    stuck = True
+                except _WORLD_ERRORS:
+                    pass  # no world: the main frame is read as the page sees it
+            if stuck:
+                # Stuck on the page's thread: so would every read of the main
+                # frame be. The other frames may live in other processes.
+                results = [(None, None)] + await asyncio.gather(
+                    *(self._frame_state(f, None) for f in frames[1:])
                 )
-            finally:
-                if reader is not None:
-                    await reader.close()
+            else:
+                results = await asyncio.gather(
+                    *(self._frame_state(f, reader if f is main and made else None) for f in frames)
+                )
+        finally:
+            if reader is not None:
+                await reader.close()
         first = results[0][0]
         page_read = isinstance(first, dict)
         consent = first.get("consent") if isinstance(first, dict) else None
@@ -735,22 +755,33 @@ class BrowserDriver:
         The reads are sequential: a page's scripts run on one thread.
 
         The main frame is given a ``reader``: its storage is read in an
-        isolated world the page's scripts cannot patch, and only if that world
-        is gone (the page navigated) as the page sees it."""
+        isolated world the page's scripts cannot patch. A world ends with its
+        document, so a page that navigates gets a new one in its new document;
+        one that keeps navigating is reported unread, never read in its own
+        world (where its patches would answer)."""
         timeout = self.options.read_timeout
         if reader is not None:
-            try:
-                storage = await asyncio.wait_for(reader.evaluate(_STORAGE_JS), timeout)
-            except TimeoutError:
-                return None, None  # the page's thread is stuck: so is the world's
-            except PlaywrightError:
-                storage = None
-            if isinstance(storage, dict):
-                consent = await _bounded(frame.evaluate(_CONSENT_JS), timeout)
-                deep = await _bounded(
-                    reader.evaluate(_DEEP_STORAGE_JS, int(timeout * 400)), timeout / 2
-                )
-                return {**storage, "consent": consent}, deep
+            storage: object = None
+            for attempt in range(_WORLDS):
+                try:
+                    storage = await asyncio.wait_for(reader.evaluate(_STORAGE_JS), timeout)
+                    break
+                except TimeoutError:
+                    return None, None  # the page's thread is stuck: so is the world's
+                except PlaywrightError:  # the world went with its document
+                    if attempt == _WORLDS - 1:
+                        return None, None
+                    try:
+                        await asyncio.wait_for(reader.make_world(), timeout)
+                    except (TimeoutError, *_WORLD_ERRORS):
+                        return None, None
+            if not isinstance(storage, dict):
+                return None, None
+            consent = await _bounded(frame.evaluate(_CONSENT_JS), timeout)
+            deep = await _bounded(
+                reader.evaluate(_DEEP_STORAGE_JS, int(timeout * 400)), timeout / 2
+            )
+            return {**storage, "consent": consent}, deep
         main = frame.parent_frame is None
         state = await _bounded(frame.evaluate(_PAGE_STATE_JS if main else _STORAGE_JS), timeout)
         if not isinstance(state, dict):
