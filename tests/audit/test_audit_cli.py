@@ -88,6 +88,11 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "trackpref", "audit", *args]
 
 
+def _fixture_run(out: Path) -> list[str]:
+    """Options of a quick crawl of the fixture web into ``out``."""
+    return ["--out", str(out), "--host-rules", RULES, "--settle", "0.2", "--timeout", "5"]
+
+
 @pytest.mark.browser
 def test_end_to_end_with_fail_on_violation(fixture_web: FixtureWeb, tmp_path: Path) -> None:
     hashes = tmp_path / "hashes.json"
@@ -99,14 +104,7 @@ def test_end_to_end_with_fail_on_violation(fixture_web: FixtureWeb, tmp_path: Pa
             fixture_web.url("liar"),
             # By address, as `trackpref serve` is reached: the host rules do not apply.
             f"http://127.0.0.1:{fixture_web.port}/",
-            "--out",
-            str(out),
-            "--host-rules",
-            RULES,
-            "--settle",
-            "0.2",
-            "--timeout",
-            "5",
+            *_fixture_run(out),
             "--dnt-policy-hashes",
             str(hashes),
             "--no-progress",
@@ -135,10 +133,7 @@ def test_ctrl_c_then_the_same_command_resumes(fixture_web: FixtureWeb, tmp_path:
     urls = tmp_path / "urls.txt"
     urls.write_text("# fixture sites\n" + "\n".join(fixture_web.url(n) for n in names) + "\n")
     out = tmp_path / "out"
-    args = _cli(
-        "--from", str(urls), "--out", str(out), "--host-rules", RULES,
-        "--settle", "0.2", "--timeout", "5", "--no-progress",
-    )  # fmt: skip
+    args = _cli("--from", str(urls), *_fixture_run(out), "--no-progress")
     # Its own process group, so the signal reaches the browser too, as a
     # terminal's Ctrl-C does.
     proc = subprocess.Popen(
@@ -194,14 +189,7 @@ def test_a_site_audited_before_its_partner_was_learned_as_a_tracker(
             _cli(
                 partnered,
                 fixture_web.url("ignore"),
-                "--out",
-                str(out),
-                "--host-rules",
-                RULES,
-                "--settle",
-                "0.2",
-                "--timeout",
-                "5",
+                *_fixture_run(out),
                 "--tracker-threshold",
                 "1",
                 "--no-progress",
