@@ -40,7 +40,7 @@ class FakeReader:
 
     def __init__(self, gone: int) -> None:
         self.gone = gone
-        self.worlds = 1
+        self.worlds = 0  # made, the first one included
 
     async def make_world(self) -> None:
         self.worlds += 1

@@ -27,8 +27,7 @@ from trackpref.audit.report import (
     write_json,
 )
 from trackpref.audit.report_html import render_html, write_html
-from trackpref.audit.site import analyse_site, failed_site, same_party_of
-from trackpref.audit.site_parties import SiteParties, cloaked_hosts
+from trackpref.audit.site import analyse_site, cloaked_with, failed_site, same_party_of
 from trackpref.audit.states import DEFAULT_STATES, SignalState
 from trackpref.audit.trackers import TrackerKnowledge
 
@@ -188,13 +187,7 @@ def _site_with(
         OriginDeclarations("https://shop.example", tsr, others.gpc, others.dnt_policy)
     )
     same, _ = same_party_of(tsr, knowledge)
-    base = SiteParties.for_url(PAGE, same_party=same, entities=knowledge.entities)
-    cloaked = cloaked_hosts(
-        chains or {},
-        "shop.example",
-        lambda name: knowledge.classify(name).tracker,
-        exempt=lambda name: base.exemption(name) is not None,
-    )
+    cloaked = cloaked_with(chains or {}, "shop.example", same, knowledge)
     s0 = DEFAULT_STATES[0]
     audit = analyse_site(
         PAGE,

@@ -35,7 +35,13 @@ from .driver import BrowserBroken, BrowserDriver
 from .failures import Failure, FailureKind
 from .fetch import DeclarationFetcher
 from .history import compare
-from .report import build_report, order_dependence, site_to_json, write_json
+from .report import (
+    build_report,
+    names_anything,
+    order_dependence,
+    site_to_json,
+    write_json,
+)
 from .report_html import write_html
 from .runner import AuditConfig, SiteAuditor
 from .site import SiteAudit, failed_site
@@ -158,9 +164,13 @@ async def run_crawl(
     asyncio.get_running_loop().set_exception_handler(_quiet_shutdown)
     info = store.open_crawl(urls, crawl_options(config), fresh=fresh)
     base = base_knowledge or TrackerKnowledge()
-    knowledge = store.knowledge(
-        threshold=base.threshold, tds_trackers=base.tds_trackers, entities=base.entities
-    )
+
+    def known_now() -> TrackerKnowledge:
+        return store.knowledge(
+            threshold=base.threshold, tds_trackers=base.tds_trackers, entities=base.entities
+        )
+
+    knowledge = known_now()
     if on_start is not None:
         on_start(info)
     recheck = recheck and not store.shared
@@ -168,10 +178,12 @@ async def run_crawl(
     def stale() -> tuple[dict[str, dict[str, Any]], TrackerKnowledge]:
         """The results to audit again (url -> the stored result), and everything
         the store knows now. Every result is read, as the report will be."""
-        known = store.knowledge(
-            threshold=base.threshold, tds_trackers=base.tds_trackers, entities=base.entities
-        )
-        found = {s["url"]: s for s in store.results(info.id) if _order_dependent(s, known)}
+        known = known_now()
+        found = {
+            s["url"]: s
+            for s in store.results(info.id)
+            if names_anything(order_dependence(s, known))
+        }
         return found, known
 
     pending = list(info.pending)
@@ -336,11 +348,6 @@ def replaces(earlier: Mapping[str, Any], audit: SiteAudit) -> bool:
     where the first did not (a timeout, a dead browser), since a complete
     result that was only order-dependent is better than an error."""
     return audit.failure is None or bool(earlier.get("error"))
-
-
-def _order_dependent(site: Mapping[str, Any], knowledge: TrackerKnowledge) -> bool:
-    later = order_dependence(dict(site), knowledge)
-    return bool(later and (later["same_party"] or later["cname"]))
 
 
 def write_reports(

@@ -434,6 +434,8 @@ _WORLD_ERRORS = (PlaywrightError, KeyError, TypeError, ValueError)
 #: Worlds made for one read of the main frame: a page that keeps navigating
 #: while it is read is reported unread, never read in its own world.
 _WORLDS = 3
+#: :meth:`BrowserDriver._world_storage`'s answer when the browser makes no world.
+_NO_WORLD = object()
 
 
 async def _bounded(awaitable: Awaitable[T], seconds: float) -> T | None:
@@ -701,25 +703,9 @@ class BrowserDriver:
         timeout = self.options.read_timeout
         reader = await _bounded(_IsolatedReader.attach(page), timeout)
         try:
-            stuck = made = False
-            if reader is not None:
-                try:
-                    await asyncio.wait_for(reader.make_world(), timeout)
-                    made = True
-                except TimeoutError:
-                    stuck = True
-                except _WORLD_ERRORS:
-                    pass  # no world: the main frame is read as the page sees it
-            if stuck:
-                # Stuck on the page's thread: so would every read of the main
-                # frame be. The other frames may live in other processes.
-                results = [(None, None)] + await asyncio.gather(
-                    *(self._frame_state(f, None) for f in frames[1:])
-                )
-            else:
-                results = await asyncio.gather(
-                    *(self._frame_state(f, reader if f is main and made else None) for f in frames)
-                )
+            results = await asyncio.gather(
+                *(self._frame_state(f, reader if f is main else None) for f in frames)
+            )
         finally:
             if reader is not None:
                 await reader.close()
@@ -761,33 +747,42 @@ class BrowserDriver:
         world (where its patches would answer)."""
         timeout = self.options.read_timeout
         if reader is not None:
-            storage: object = None
-            for attempt in range(_WORLDS):
-                try:
-                    storage = await asyncio.wait_for(reader.evaluate(_STORAGE_JS), timeout)
-                    break
-                except TimeoutError:
-                    return None, None  # the page's thread is stuck: so is the world's
-                except PlaywrightError:  # the world went with its document
-                    if attempt == _WORLDS - 1:
-                        return None, None
-                    try:
-                        await asyncio.wait_for(reader.make_world(), timeout)
-                    except (TimeoutError, *_WORLD_ERRORS):
-                        return None, None
-            if not isinstance(storage, dict):
-                return None, None
-            consent = await _bounded(frame.evaluate(_CONSENT_JS), timeout)
-            deep = await _bounded(
-                reader.evaluate(_DEEP_STORAGE_JS, int(timeout * 400)), timeout / 2
-            )
-            return {**storage, "consent": consent}, deep
+            storage = await self._world_storage(reader)
+            if storage is not _NO_WORLD:
+                if not isinstance(storage, dict):
+                    return None, None
+                consent = await _bounded(frame.evaluate(_CONSENT_JS), timeout)
+                deep = await _bounded(
+                    reader.evaluate(_DEEP_STORAGE_JS, int(timeout * 400)), timeout / 2
+                )
+                return {**storage, "consent": consent}, deep
         main = frame.parent_frame is None
         state = await _bounded(frame.evaluate(_PAGE_STATE_JS if main else _STORAGE_JS), timeout)
         if not isinstance(state, dict):
             return None, None
         deep = await _bounded(frame.evaluate(_DEEP_STORAGE_JS, int(timeout * 400)), timeout / 2)
         return state, deep
+
+    async def _world_storage(self, reader: _IsolatedReader) -> object:
+        """The main frame's web storage, read in a new isolated world: None if
+        the page is stuck (a world is made on its thread) or keeps navigating
+        (each navigation ends the world), :data:`_NO_WORLD` if the browser
+        makes none at all (the frame is then read as the page sees it)."""
+        timeout = self.options.read_timeout
+        for attempt in range(_WORLDS):
+            try:
+                await asyncio.wait_for(reader.make_world(), timeout)
+            except TimeoutError:
+                return None
+            except _WORLD_ERRORS:
+                return _NO_WORLD if attempt == 0 else None
+            try:
+                return await asyncio.wait_for(reader.evaluate(_STORAGE_JS), timeout)
+            except TimeoutError:
+                return None
+            except PlaywrightError:  # the world went with its document: a new one
+                continue
+        return None
 
 
 def _pairs(items: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:

@@ -31,8 +31,8 @@ from .declarations import (
     TSRDeclaration,
 )
 from .failures import Failure
-from .site import SiteAudit, known_tracker
-from .site_parties import SiteParties, cloaked_hosts, host_of, site_key
+from .site import SiteAudit, cloaked_with, known_tracker
+from .site_parties import SiteParties, host_of, site_key
 from .states import SignalState
 from .text import clean_json
 from .trackers import TrackerKnowledge
@@ -350,18 +350,16 @@ def order_dependence(site: JSON, knowledge: TrackerKnowledge) -> JSON | None:
     chains = {str(h): tuple(c) for h, c in dict(site.get("cname_chains") or {}).items()}
     cname: list[str] = []
     if chains and site.get("site"):
-        key = str(site["site"])
         still = tuple(d for d in honored if d not in now_trackers)
-        parties = SiteParties(key, still, knowledge.entities)
         was = {c.get("host") for c in site.get("cname_cloaked", [])}
-        now = cloaked_hosts(
-            chains,
-            key,
-            lambda name: knowledge.classify(name).tracker,
-            exempt=lambda name: parties.exemption(name) is not None,
-        )
+        now = cloaked_with(chains, str(site["site"]), still, knowledge)
         cname = sorted(h for h in now if h not in was)
     return {"same_party": now_trackers, "cname": cname}
+
+
+def names_anything(later: JSON | None) -> bool:
+    """Whether an :func:`order_dependence` answer names a domain or a host."""
+    return bool(later and (later["same_party"] or later["cname"]))
 
 
 def build_report(
@@ -401,10 +399,7 @@ def build_report(
         "trackers": trackers,
         #: URLs of the sites whose verdicts the crawl's final knowledge could change.
         "order_dependent": [
-            site["url"]
-            for site in annotated
-            if site["order_dependent"]
-            and (site["order_dependent"]["same_party"] or site["order_dependent"]["cname"])
+            site["url"] for site in annotated if names_anything(site["order_dependent"])
         ],
         "sites": annotated,
     }

@@ -27,8 +27,8 @@ from .declarations import OriginDeclarations, SiteDeclarations
 from .failures import Failure, FailureKind
 from .fetch import DeclarationFetcher
 from .observation import Observation
-from .site import SiteAudit, analyse_site, invalid_url, same_party_of
-from .site_parties import SiteParties, cloaked_hosts, host_of, site_key
+from .site import SiteAudit, analyse_site, cloaked_with, invalid_url, same_party_of
+from .site_parties import SiteParties, host_of, site_key
 from .states import DEFAULT_STATES, SignalState
 from .trackers import TrackerKnowledge
 from .traffic import origin_of
@@ -216,18 +216,10 @@ class SiteAuditor:
             hosts, server=self.config.dns_server, timeout=timeout, total=2 * timeout
         )
         same, _ = same_party_of(site_decl.tsr, self.knowledge)
-        base = SiteParties.for_url(url, same_party=same, entities=self.knowledge.entities)
-        knowledge = self.knowledge
         # A host requested before a later visit landed on it is a page host:
         # never cloaked, and not kept as a chain the report could cloak.
         chains = {host: chain for host, chain in chains.items() if host not in pages}
-        return chains, cloaked_hosts(
-            chains,
-            site,
-            lambda name: knowledge.classify(name).tracker,
-            pages=pages,
-            exempt=lambda name: base.exemption(name) is not None,
-        )
+        return chains, cloaked_with(chains, site, same, self.knowledge, pages=pages)
 
     async def _request_specific(
         self, decl: OriginDeclarations, visits: Mapping[SignalState, list[Observation]]

@@ -6,7 +6,7 @@ runner calls it once the visits and fetches are done.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -17,7 +17,7 @@ from .analysis import StateResult, analyse_states
 from .declarations import SiteDeclarations, TSRDeclaration
 from .failures import Failure, FailureKind
 from .observation import Observation
-from .site_parties import SiteParties, site_key
+from .site_parties import SiteParties, cloaked_hosts, site_key
 from .states import SignalState
 from .trackers import TrackerInfo, TrackerKnowledge
 from .verdicts import Verdict, Verdicts, judge
@@ -108,6 +108,28 @@ def same_party_of(
             continue
         accepted.append(domain)
     return tuple(accepted), tuple(ignored)
+
+
+def cloaked_with(
+    chains: Mapping[str, tuple[str, ...]],
+    site: str,
+    same_party: tuple[str, ...],
+    knowledge: TrackerKnowledge,
+    *,
+    pages: Iterable[str] = (),
+) -> Mapping[str, tuple[str, ...]]:
+    """:func:`~.site_parties.cloaked_hosts` with ``knowledge``'s trackers, and
+    the honored ``same_party`` domains and ``knowledge``'s entities exempt: the
+    one decision the audit takes, and the report takes again with what is
+    known later."""
+    parties = SiteParties(site, same_party, knowledge.entities)
+    return cloaked_hosts(
+        chains,
+        site,
+        lambda name: knowledge.classify(name).tracker,
+        pages=pages,
+        exempt=lambda name: parties.exemption(name) is not None,
+    )
 
 
 def known_tracker(domain: str, knowledge: TrackerKnowledge) -> TrackerInfo | None:
