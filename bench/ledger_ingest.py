@@ -229,7 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pg", help="a PostgreSQL DSN to benchmark too (an empty database)")
     ap.add_argument("--pg-batches", type=int, default=100, help="batches for PostgreSQL")
     ap.add_argument("--pg-repeat", type=int, default=3, help="PostgreSQL runs")
+    ap.add_argument("--quick", action="store_true", help="30 batches, 2 runs (a smoke run)")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.batches, args.repeat, args.pg_batches, args.pg_repeat = 30, 2, 10, 1
     inventory_text = resources.files("trackpref").joinpath("examples", "inventory.toml").read_text()
     inv = parse_inventory(inventory_text)
     batches = make_batches(args.batches)

@@ -121,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pg", help="a PostgreSQL DSN (an empty database)")
     ap.add_argument("--db", help="a SQLite path to keep (default: a temporary file)")
     ap.add_argument("--no-sqlite", action="store_true", help="only PostgreSQL")
+    ap.add_argument("--quick", action="store_true", help="50,000 events, 5 samples")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.events, args.samples = 50_000, 5
     report: dict[str, Any] = {}
     if args.no_sqlite:
         report["sqlite"] = "skipped (--no-sqlite)"

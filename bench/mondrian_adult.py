@@ -165,7 +165,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--data", help="path to adult.data (default: the pyCANON venv's copy)")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--ks", default="5,10,50")
+    ap.add_argument("--quick", action="store_true", help="k = 10 only, one run")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.repeat, args.ks = 1, "10"
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     rows = load(adult_path(args.data))

@@ -120,7 +120,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--eff", action="store_true", help="apply the EFF policy (k = 5000 with DNT)")
     ap.add_argument("--sites", type=int, default=20)
     ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--quick", action="store_true", help="300,000 events (a smoke run)")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.events, args.python_sample = 300_000, 100_000
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     n = args.events

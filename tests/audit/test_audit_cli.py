@@ -56,6 +56,7 @@ def test_dns_server_forms() -> None:
         (("--from", "/nonexistent/urls.txt", "--out", "x"), "cannot read /nonexistent/urls.txt"),
         (("http://a.test/", "--out", "x", "--dns-server", "dns.example"), "--dns-server"),
         (("http://a.test/", "--out", "x", "--dns-server", "127.0.0.1:99999"), "1-65535"),
+        (("http://a.test/", "--out", "x", "--dns-server", "127.0.0.1:\u00b2"), "1-65535"),
     ],
 )
 def test_bad_input_is_named(

@@ -56,6 +56,8 @@ def test_empty_rules_are_falsy_and_pass_nothing_to_chromium() -> None:
         ("REWRITE a b", "unknown rule 'REWRITE'"),
         ("MAP *.test", "expected 'MAP <pattern> <replacement>'"),
         ("MAP *.test 127.0.0.1:99999", "bad port"),
+        ("MAP *.test 127.0.0.1:\u00b2", "bad port"),
+        ("MAP *.test 127.0.0.1:" + "9" * 5000, "bad port"),
         ("MAP *.test 127.*.0.1", "cannot hold wildcards"),
         ("MAP a/b 127.0.0.1", "not a host name"),
         ("EXCLUDE", "expected 'EXCLUDE <pattern>'"),

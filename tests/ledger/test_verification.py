@@ -81,14 +81,18 @@ def test_attempts_are_limited(setup: tuple[Verifier, FileOutbox, Clock]) -> None
 
 
 @pytest.mark.parametrize("bad", ["", "12345", "1234567", "abcdef", "١٢٣٤٥٦", None, 123456])
-def test_malformed_codes_count_as_wrong(
+def test_malformed_codes_are_refused_without_taking_an_attempt(
     setup: tuple[Verifier, FileOutbox, Clock], bad: object
 ) -> None:
-    verifier, _, _ = setup
+    """What cannot be a code cannot be a guess: a typo must not lock the person out."""
+    verifier, outbox, _ = setup
     verifier.start("r1", "alice@mail.example", purpose="x")
-    with pytest.raises(VerificationError) as info:
-        verifier.check("r1", bad)  # type: ignore[arg-type]
-    assert info.value.reason == "wrong"
+    for _ in range(10):
+        with pytest.raises(VerificationError) as info:
+            verifier.check("r1", bad)  # type: ignore[arg-type]
+        assert info.value.reason == "malformed"
+        assert "6 digits" in str(info.value)
+    verifier.check("r1", code_in(outbox))  # all five attempts are still there
 
 
 def test_unknown_request(setup: tuple[Verifier, FileOutbox, Clock]) -> None:

@@ -350,3 +350,12 @@ def test_declarations_of_the_service(client: TestClient) -> None:
     assert tsr.json()["tracking"] == "?"
     for path in ("/trackpref.js", "/openapi.json", "/healthz", "/rights", "/dashboard", "/nope"):
         assert client.get(path, follow_redirects=False).headers.get("tk"), path
+
+
+def test_a_pixel_read_from_a_junk_referer_names_the_header(client: TestClient) -> None:
+    r = client.get("/p.gif?site=news.example", headers={"referer": "javascript:alert(1)"})
+    assert r.status_code == 400
+    assert r.json()["field"] == "referer"
+    r = client.get("/p.gif?site=news.example&url=javascript:x")
+    assert r.status_code == 400
+    assert r.json()["field"] == "url"

@@ -205,3 +205,30 @@ def test_error_pages_escape_what_they_echo(client: TestClient) -> None:
     r = client.get("/dashboard?site=%3Cscript%3Ealert(1)%3C/script%3E", headers=BEARER)
     assert r.status_code == 400
     assert "<script>" not in r.text
+
+
+@pytest.mark.parametrize("days", ["\u00b2", "9" * 5000, "0", "abc", "-1", "401", ""])
+def test_a_bad_days_is_400_on_the_api_and_the_page(client: TestClient, days: str) -> None:
+    client.post("/api/collect", json=PAGE)
+    r = client.get("/api/stats", params={"site": "news.example", "days": days}, headers=BEARER)
+    assert r.status_code == 400
+    assert r.json()["field"] == "days"
+    r = client.get("/dashboard", params={"days": days}, headers=BEARER)
+    assert r.status_code == 400
+    assert "days: a whole number from 1 to 400" in r.text
+
+
+def test_an_unknown_site_is_404_on_the_api_and_the_page(client: TestClient) -> None:
+    client.post("/api/collect", json=PAGE)
+    assert client.get("/api/stats?site=other.example", headers=BEARER).status_code == 404
+    r = client.get("/dashboard?site=other.example", headers=BEARER)
+    assert r.status_code == 404
+    assert "site: no data for other.example" in r.text
+    assert client.get("/dashboard?site=news.example", headers=BEARER).status_code == 200
+
+
+def test_the_login_route_names_both_its_methods(client: TestClient) -> None:
+    r = client.put("/admin/login")
+    assert r.status_code == 405
+    assert {m.strip() for m in r.headers["allow"].split(",")} >= {"GET", "POST"}
+    assert "Tk" in r.headers

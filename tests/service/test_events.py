@@ -249,3 +249,21 @@ def test_a_utf8_byte_order_mark_is_ignored() -> None:
     assert ev.site == "news.example"
     with pytest.raises(CollectError, match="not JSON"):
         parse_events("\ufeff".encode("utf-16") + json.dumps(BASE).encode("utf-16-le"), max_events=1)
+
+
+@pytest.mark.parametrize("dnt", [5, ["1"], {"a": 1}, True, 1.0])
+@pytest.mark.parametrize("count", [1, 3, 21])  # one event, a short array, the column path
+def test_a_dnt_that_is_not_text_is_named(dnt: object, count: int) -> None:
+    events = [dict(BASE) for _ in range(count)]
+    events[-1]["dnt"] = dnt  # type: ignore[assignment]
+    body = json.dumps(events[0] if count == 1 else events).encode()
+    with pytest.raises(CollectError) as info:
+        parse_events(body, max_events=100)
+    where = "" if count == 1 else f"events[{count - 1}]."
+    assert info.value.field == f"{where}dnt"
+
+
+def test_a_dnt_the_browser_does_not_define_is_no_preference() -> None:
+    for said in ("unspecified", "yes", ""):
+        [ev] = parse_events(one(**BASE, dnt=said), max_events=1)
+        assert ev.dnt is None

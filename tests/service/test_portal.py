@@ -281,3 +281,76 @@ def test_the_inventory_page(client: TestClient) -> None:
     assert "email_opens" in html.text
     data = client.get("/rights/inventory.json").json()
     assert {d["name"] for d in data["datasets"]} >= {"pageviews", "email_opens", "daily_rollups"}
+
+
+def test_a_correction_is_held_to_collects_rules(client: TestClient, outbox: Path) -> None:
+    seed(client)
+    rid = open_request(client, "correction", "me@example.org", VICTIM_ID)
+    assert verify(client, rid, last_code(outbox, "me@example.org")).status_code == 303
+    page = f"/rights/{SITE}/requests/{rid}"
+    form = client.get(page).text
+    assert '<select name="field"' in form
+    assert "pageviews.visitor_id" not in form
+
+    def correct(field: str, value: str) -> httpx.Response:
+        data = {"csrf": csrf(client, page), "field": field, "value": value}
+        response: httpx.Response = client.post(f"{page}/correct", data=data)
+        return response
+
+    for field, value, named in [
+        ("pageviews.path", "no-slash javascript:alert(1)", "value: a path"),
+        ("pageviews.device", "<script>", "value: one of desktop"),
+        ("pageviews.type", "BAD TYPE", "value: required"),
+        ("pageviews.visitor_id", "someone_elses_id_123", "cannot be corrected"),
+    ]:
+        r = correct(field, value)
+        assert r.status_code == 400, (field, value)
+        assert named in r.text
+        assert "<script>" not in r.text
+    store = service_of(client).collector.ledger(SITE).store
+
+    def held() -> list[tuple[object, object]]:
+        return [(e.fields["path"], e.fields["device"]) for e in store.iter_events("pageviews")]
+
+    assert held() == [("/secret-interest", "other")], "a refused correction changed nothing"
+    r = correct("pageviews.path", "/another-page")
+    assert r.status_code == 200, r.text
+    assert held() == [("/another-page", "other")]
+
+
+def test_a_bad_law_is_named_as_such(client: TestClient) -> None:
+    seed(client)
+    data = {"csrf": csrf(client), "site": SITE, "kind": "access", "email": "a@b.example"}
+    r = client.post("/rights/requests", data={**data, "regime": "xx"})
+    assert r.status_code == 400
+    assert "regime: choose one of gdpr, ccpa" in r.text
+    r = client.post("/rights/requests", data={**data, "kind": "nope"})
+    assert r.status_code == 400
+    assert "kind: choose one of access" in r.text
+
+
+@pytest.mark.parametrize("index", ["\u00b2", "9" * 5000, "-1", "abc", "5"])
+def test_revoking_a_junk_index_is_400(client: TestClient, index: str) -> None:
+    r = client.post(
+        "/_trackpref/exceptions",
+        json={"op": "store", "data": {"name": "Example News"}},
+        headers={"Origin": "http://testserver"},
+    )
+    assert r.status_code == 200
+    r = client.post(
+        "/rights/exceptions/revoke",
+        data={"csrf": csrf(client, "/rights/exceptions"), "index": index},
+    )
+    assert r.status_code == 400
+    assert "index: no such exception" in r.text
+    assert client.get("/api/preference", headers={"DNT": "1"}).json()["preference"] == "allow"
+
+
+def test_a_code_of_the_wrong_shape_costs_no_attempt(client: TestClient, outbox: Path) -> None:
+    seed(client)
+    rid = open_request(client, "access", "me@example.org", VICTIM_ID)
+    for typo in ["", "12345", "12 34 56 7", "abcdef"] * 3:
+        r = verify(client, rid, typo)
+        assert r.status_code == 400
+        assert "the code is 6 digits" in r.text
+    assert verify(client, rid, last_code(outbox, "me@example.org")).status_code == 303

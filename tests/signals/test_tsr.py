@@ -379,6 +379,7 @@ def test_checklist_34_no_set_cookie_on_tsr_or_redirect(name: str) -> None:
         [("Cache-Control", "max-age=0")],
         [("Cache-Control", 'max-age="0"')],
         [("Cache-Control", "max-age=00")],  # delta-seconds: any number of digits
+        [("Cache-Control", "max-age=" + "0" * 5000)],
     ],
 )
 def test_checklist_35_dnt_dependent_tsr_is_not_shared_wrongly(
@@ -397,6 +398,9 @@ def test_checklist_35_dnt_dependent_tsr_is_not_shared_wrongly(
         [("Vary", "Accept-Encoding")],
         [("Cache-Control", 'no-cache="Set-Cookie"')],  # qualified: other fields still cached
         [("Cache-Control", "max-age=00x")],
+        [("Cache-Control", "max-age=\u00b2")],  # a digit to str.isdigit(), not to RFC 9111
+        [("Cache-Control", "max-age=" + "9" * 5000)],  # more digits than int() reads
+        [("Cache-Control", "max-age=")],
     ],
 )
 def test_checklist_35_dnt_dependent_tsr_without_vary_or_no_cache_fails(

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from playwright.async_api import Browser, BrowserContext, Frame, Page, Playwright, Request
 from playwright.async_api import Error as PlaywrightError
 
+from .._untrusted import whole_number
 from .browser_options import BASE_ARGS, BrowserOptions, chromium_path
 from .consent import CONSENT_COOKIES, ConsentSnapshot
 from .failures import Failure, FailureKind, classify_net_error
@@ -518,10 +519,8 @@ class _Recorder:
             if response is not None:
                 status = response.status
                 if record.navigation:
-                    length = response.headers.get("content-length", "")
-                    if length.isdigit():
-                        size = int(length)
-                    else:
+                    size = whole_number(response.headers.get("content-length"), max_digits=20)
+                    if size is None:
                         sizes = await request.sizes()
                         size = int(sizes.get("responseBodySize", 0))
             record = dataclasses.replace(

@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from .._untrusted import whole_number
+
 __all__ = ["NOT_FOUND", "HostNotFound", "HostRule", "HostRules", "parse_host_rules"]
 
 #: Chromium's replacement that makes resolution fail.
@@ -114,9 +116,10 @@ def _split_host_port(text: str, *, what: str, allow_glob: bool) -> tuple[str, in
             raise ValueError(f"{what} {text!r}: a replacement cannot hold wildcards")
     if not rest:
         return host, None
-    if not rest.startswith(":") or not rest[1:].isdigit() or not 0 < int(rest[1:]) < 65536:
+    port = whole_number(rest[1:], max_digits=5) if rest.startswith(":") else None
+    if port is None or not 0 < port < 65536:
         raise ValueError(f"{what} {text!r}: bad port {rest[1:]!r}")
-    return host, int(rest[1:])
+    return host, port
 
 
 def parse_host_rules(text: str) -> HostRules:

@@ -21,6 +21,8 @@ from trackpref.audit.store import CrawlInfo, StoreError, open_results
 from trackpref.audit.trackers import TrackerKnowledge, load_tds
 from trackpref.signals.dnt_policy import EFF_POLICY_HASHES
 
+from .._untrusted import whole_number
+
 __all__ = ["audit"]
 
 EXAMPLES = """
@@ -169,9 +171,10 @@ def _dns_server(text: str | None) -> tuple[str, int] | None:
             f"{text!r}: give the server's IP address, such as 127.0.0.1:5353",
             param_hint="--dns-server",
         ) from None
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    number = whole_number(port, max_digits=5)
+    if number is None or not 0 < number < 65536:
         raise click.BadParameter(f"{text!r}: the port must be 1-65535", param_hint="--dns-server")
-    return host, int(port)
+    return host, number
 
 
 def _compliance(verdicts: Mapping[str, Any]) -> str:

@@ -122,7 +122,7 @@ def mail() -> None:
     """Find and remove e-mail tracking pixels and click trackers.
 
     PATH may be one .eml file, a folder of .eml files, an mbox file (it starts
-    with "From ") or a Maildir (a folder with cur/ new/ tmp/), its Maildir++
+    with "From ") or a Maildir (a folder with cur/ and new/), its Maildir++
     subfolders (.Sent/ and the like) included.
 
     \b

@@ -183,7 +183,7 @@ def _url_host(host: str) -> str:
     "--job-interval",
     multiple=True,
     metavar="NAME=SECONDS",
-    help="Interval of a scheduled job: retention, salts or rollup (repeat).",
+    help="Interval of a scheduled job: retention, salts, rollup or webhooks (repeat).",
 )
 @click.option("--no-jobs", is_flag=True, help="Do not run scheduled jobs in this instance.")
 @click.option("--secure-cookies", is_flag=True, help="Mark cookies Secure (behind HTTPS).")

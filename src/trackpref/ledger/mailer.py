@@ -25,6 +25,8 @@ from typing import Protocol
 
 from trackpref.signals.errors import SignalError
 
+from .._untrusted import whole_number
+
 __all__ = [
     "FileOutbox",
     "MailError",
@@ -171,8 +173,8 @@ class FileOutbox:
         cutoff = int(before * 1e9)
         removed = 0
         for path in self.directory.glob("*.eml"):
-            written = path.name.partition("-")[0]
-            if written.isdigit() and int(written) < cutoff:
+            written = whole_number(path.name.partition("-")[0], max_digits=24)
+            if written is not None and written < cutoff:
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed

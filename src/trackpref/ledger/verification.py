@@ -114,14 +114,16 @@ class Verifier:
             raise VerificationError("this code was already used", reason="used")
         if self.clock() > v.expires_at:
             raise VerificationError("this code has expired; ask for a new one", reason="expired")
+        given = code.strip() if isinstance(code, str) else ""
+        if not (len(given) == self.digits and given.isascii() and given.isdigit()):
+            # Not even the shape of a code: it cannot be right, so it costs no
+            # attempt (a typo should not lock the person out).
+            raise VerificationError(f"the code is {self.digits} digits", reason="malformed")
         # Take the attempt first: concurrent guesses cannot slip past the limit.
         attempts = self.store.count_attempt(request_id)
         if attempts > self.max_attempts:
             raise VerificationError("too many wrong codes; ask for a new one", reason="locked")
-        given = code.strip() if isinstance(code, str) else ""
-        if not (len(given) == self.digits and given.isascii() and given.isdigit()) or not (
-            hmac.compare_digest(self._digest(request_id, given), v.code_hash)
-        ):
+        if not hmac.compare_digest(self._digest(request_id, given), v.code_hash):
             left = self.max_attempts - attempts
             if left <= 0:
                 raise VerificationError("too many wrong codes; ask for a new one", reason="locked")

@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .._untrusted import same_secret
 from .audit_log import AuditLog
 from .inventory import Inventory
 from .storage.base import OutboxItem, Store
@@ -74,7 +75,7 @@ def verify_signature(
     if abs(now - timestamp) > tolerance:
         return False
     expected = sign(secret, timestamp, body).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, given)
+    return same_secret(given, expected)
 
 
 class Transport(Protocol):

@@ -8,6 +8,10 @@
   secrets table, so every instance over one database accepts them and no
   session table is needed. The session cookie is ``HttpOnly`` and
   ``SameSite=Strict``.
+* Logging out ends every admin session, in every browser and on every
+  instance (within :data:`SINCE_TTL` seconds): the database keeps the time
+  before which sessions were issued in vain. A stateless session could not
+  otherwise be taken back before it expires.
 * Every form carries a CSRF token bound to the browser: for the admin, to the
   session; for the public portal, to a random ``tp_csrf`` cookie
   (double-submit, signed so that a cookie planted by a sibling domain does
@@ -28,6 +32,7 @@ from http.cookies import SimpleCookie
 
 from starlette.requests import HTTPConnection
 
+from .._untrusted import same_secret, whole_number
 from ..signals.errors import SignalError
 from .tables import ServiceTables
 
@@ -45,6 +50,9 @@ MIN_TOKEN_LENGTH = 16
 SESSION_SECONDS = 8 * 3600
 _TOKEN_HASH = "admin_token_sha256"  # noqa: S105 - the name of a secrets row
 _SESSION_KEY = "session_key"
+_SESSIONS_SINCE = "admin_sessions_since"
+#: How long an instance trusts its copy of the logout time (seconds).
+SINCE_TTL = 2.0
 _ENV = "TRACKPREF_ADMIN_TOKEN"
 
 
@@ -89,6 +97,8 @@ class AdminAuth:
     def __init__(self, tables: ServiceTables, token_hash: str, *, secure: bool = False) -> None:
         key, _ = tables.ensure_secret(_SESSION_KEY, secrets.token_hex(32))
         self._key = bytes.fromhex(key)
+        self._tables = tables
+        self._since: tuple[float, int] = (-SINCE_TTL, 0)  # (read at, sessions valid from)
         self._token_hash = token_hash
         self.secure = secure
         self._failures: list[float] = []
@@ -96,7 +106,7 @@ class AdminAuth:
 
     # -- the token -----------------------------------------------------------
     def check_token(self, token: str) -> bool:
-        return hmac.compare_digest(_sha256(token), self._token_hash)
+        return same_secret(_sha256(token), self._token_hash)
 
     def throttled(self, now: float | None = None) -> bool:
         """More than 20 failed logins in the last minute: refuse for a while."""
@@ -117,6 +127,8 @@ class AdminAuth:
     # -- sessions ------------------------------------------------------------
     def new_session(self, now: float | None = None) -> tuple[str, Session]:
         expires = int((time.time() if now is None else now) + SESSION_SECONDS)
+        # A login in the very second of a logout must outlive it (see end_sessions).
+        expires = max(expires, self._sessions_since() + SESSION_SECONDS)
         nonce = secrets.token_urlsafe(16)
         value = f"{expires}.{nonce}.{self._sign('admin', str(expires), nonce)}"
         return value, Session(nonce, expires)
@@ -125,14 +137,32 @@ class AdminAuth:
         if not value or len(value) > 200:
             return None
         parts = value.split(".")
-        if len(parts) != 3 or not parts[0].isdigit():
+        expires = whole_number(parts[0], max_digits=12) if len(parts) == 3 else None
+        if expires is None:
             return None
-        expires, nonce, sig = int(parts[0]), parts[1], parts[2]
-        if not hmac.compare_digest(sig, self._sign("admin", parts[0], nonce)):
+        nonce, sig = parts[1], parts[2]
+        if not same_secret(sig, self._sign("admin", parts[0], nonce)):
             return None
         if (time.time() if now is None else now) >= expires:
             return None
+        if expires - SESSION_SECONDS < self._sessions_since():
+            return None  # issued before the last logout
         return Session(nonce, expires)
+
+    def _sessions_since(self) -> int:
+        read_at, since = self._since
+        clock = time.monotonic()
+        if clock - read_at >= SINCE_TTL:
+            since = whole_number(self._tables.secret(_SESSIONS_SINCE)) or 0
+            self._since = (clock, since)
+        return since
+
+    def end_sessions(self, now: float | None = None) -> None:
+        """Log out everywhere: every session issued until now stops working."""
+        # Sessions carry whole seconds: one issued in this same second ends too.
+        since = int(time.time() if now is None else now) + 1
+        self._tables.set_secret(_SESSIONS_SINCE, str(since))
+        self._since = (time.monotonic(), since)
 
     def session_cookie(self, value: str) -> str:
         return _cookie(ADMIN_COOKIE, value, SESSION_SECONDS, self.secure, "Strict")
@@ -144,7 +174,7 @@ class AdminAuth:
         return self._sign("admin-csrf", session.nonce)
 
     def check_admin_csrf(self, session: Session, token: str) -> bool:
-        return bool(token) and hmac.compare_digest(token, self.admin_csrf(session))
+        return bool(token) and same_secret(token, self.admin_csrf(session))
 
     def authorized(self, conn: HTTPConnection) -> Session | bool:
         """A valid bearer token (True) or session (the Session), else False."""
@@ -169,7 +199,7 @@ class AdminAuth:
 
     def check_portal_csrf(self, conn: HTTPConnection, token: str) -> bool:
         nonce = conn.cookies.get(CSRF_COOKIE, "")
-        return bool(nonce and token) and hmac.compare_digest(token, self.portal_csrf(nonce))
+        return bool(nonce and token) and same_secret(token, self.portal_csrf(nonce))
 
     # -- request-bound grants (the rights portal's download) ----------------------
     def grant(self, purpose: str, subject: str, expires: int) -> str:
@@ -179,9 +209,10 @@ class AdminAuth:
         if not value or "." not in value or len(value) > 200:
             return False
         exp, _, sig = value.partition(".")
-        if not exp.isdigit() or time.time() >= int(exp):
+        expires = whole_number(exp, max_digits=12)
+        if expires is None or time.time() >= expires:
             return False
-        return hmac.compare_digest(sig, self._sign(purpose, subject, exp))
+        return same_secret(sig, self._sign(purpose, subject, exp))
 
 
 def _cookie(name: str, value: str, max_age: int, secure: bool, samesite: str) -> str:

@@ -43,6 +43,7 @@ from .asgi_io import (
 from .events import (
     CollectError,
     IncomingEvent,
+    check_campaign,
     check_referrer,
     check_site,
     check_type,
@@ -73,7 +74,6 @@ _CORS = [
 ]
 #: sendBeacon sends text/plain; curl -d sends a form type. The body must be JSON either way.
 _ACCEPTED_CT = (b"application/json", b"text/plain", b"application/x-www-form-urlencoded")
-_CAMPAIGN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}\Z")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{8,128}\Z")
 _RETRY = [(b"retry-after", b"1")]
 _access = logging.getLogger("trackpref.access")
@@ -257,8 +257,11 @@ class PagePixel(_Base):
             q = _query(scope)
             site = check_site(q.get("site"))
             kind = check_type(q.get("type", "pageview"))
-            url = q.get("url") or _text(h.get(b"referer")) or "/"
-            path, host = path_of(url)
+            url = q.get("url")
+            if url:
+                path, host = path_of(url)
+            else:  # the page that loaded the pixel, from the Referer header
+                path, host = path_of(_text(h.get(b"referer")) or "/", "referer")
             ref_host = check_referrer(q.get("ref"), "ref")
             event = IncomingEvent(site, kind, path, host, ref_host, None, None, None, False)
             prepared = self.collector.prepare_events(
@@ -296,10 +299,7 @@ class OpenPixel(_Base):
         token = str(params.get("token", ""))
         h = header_map(scope, _WANTED)
         try:
-            if not _CAMPAIGN.match(campaign):
-                raise CollectError(
-                    "campaign: lowercase letters, digits and _.- (at most 64)", field="campaign"
-                )
+            check_campaign(campaign)
             if not _TOKEN.match(token):
                 raise CollectError("token: 8 to 128 letters, digits, '-' or '_'", field="token")
             q = _query(scope)

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from .._untrusted import whole_number
 from ..signals.errors import SignalError
 from .auth import Session
 from .charts import SIGNAL_COLORS, SIGNAL_LABELS, dashboard_charts
@@ -46,13 +47,13 @@ class Dashboard:
     # -- helpers ---------------------------------------------------------------
     def _params(self, request: Request) -> tuple[str | None, int]:
         q = request.query_params
-        days_text = q.get("days", "30")
-        if not days_text.isdigit() or not 1 <= int(days_text) <= MAX_DAYS:
+        days = whole_number(q.get("days", "30"), max_digits=3)
+        if days is None or not 1 <= days <= MAX_DAYS:
             raise SignalError(f"days: a whole number from 1 to {MAX_DAYS}", field="days")
         site = q.get("site")
         if site:
             site = check_site(site)
-        return site, int(days_text)
+        return site, days
 
     def _sites(self) -> list[str]:
         return self.service.collector.known_sites()
@@ -71,6 +72,12 @@ class Dashboard:
         )
 
     # -- login -------------------------------------------------------------------
+    async def login_page(self, request: Request) -> Response:
+        """``/admin/login``: one route for both methods, so that a 405 names both."""
+        if request.method == "POST":
+            return await self.login(request)
+        return await self.login_form(request)
+
     async def login_form(self, request: Request) -> Response:
         nonce, cookie = self.auth.portal_nonce(request)
         html = render(
@@ -122,6 +129,7 @@ class Dashboard:
             return _error(400, str(exc), "form")
         if session is None or not self.auth.check_admin_csrf(session, str(form.get("csrf", ""))):
             return _error(403, "csrf: missing or wrong token", "csrf")
+        await run_in_threadpool(self.auth.end_sessions)
         response = RedirectResponse("/admin/login", status_code=303, headers=_NO_STORE)
         response.headers.append("set-cookie", self.auth.clear_session_cookie())
         return response
@@ -143,6 +151,9 @@ class Dashboard:
         sites = self._sites()
         if site is None:
             site = sites[0] if sites else None
+        elif site not in sites:
+            message = f"site: no data for {site}"
+            return HTMLResponse(render("error.html", status=404, message=message), status_code=404)
         stats = await self._stats(site, days) if site else None
         charts = dashboard_charts(stats) if stats else None
         csrf = self.auth.admin_csrf(who) if isinstance(who, Session) else None

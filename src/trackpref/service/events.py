@@ -35,6 +35,8 @@ __all__ = [
     "CollectError",
     "EventColumns",
     "IncomingEvent",
+    "check_campaign",
+    "check_props",
     "check_referrer",
     "check_site",
     "check_type",
@@ -60,6 +62,7 @@ _MAX_PROPS_JSON = 2048
 _TYPE = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,63}\Z")
 _PROP_KEY = re.compile(r"[A-Za-z0-9_.-]{1,40}\Z")
 _ID = re.compile(r"[A-Za-z0-9_-]{16,64}\Z")
+_CAMPAIGN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}\Z")
 #: The scheme and authority of an http(s) URL, as urlsplit would cut them.
 _ORIGIN = re.compile(r"https?://[^/?#]*", re.IGNORECASE)
 
@@ -186,6 +189,12 @@ def check_type(value: object, field: str = "type") -> str:
     return value
 
 
+def check_campaign(value: object, field: str = "campaign") -> str:
+    if not isinstance(value, str) or not _CAMPAIGN.match(value):
+        raise _fail(field, "lowercase letters, digits and _.- (at most 64)")
+    return value
+
+
 def path_of(value: object, field: str = "url") -> tuple[str, str | None]:
     """(path, host) of an absolute http(s) URL or an absolute path."""
     if not isinstance(value, str) or not value:
@@ -234,7 +243,7 @@ def check_referrer(value: object, field: str = "referrer") -> str | None:
     return host
 
 
-def _props(value: object, field: str) -> str | None:
+def check_props(value: object, field: str = "props") -> str | None:
     if value is None:
         return None
     if not isinstance(value, dict):
@@ -280,12 +289,14 @@ def _event(obj: object, where: str) -> IncomingEvent:
     kind = check_type(obj.get("type"), f"{prefix}type")
     path, host = path_of(obj.get("url"), f"{prefix}url")
     referrer = check_referrer(obj.get("referrer"), f"{prefix}referrer")
-    props = _props(obj.get("props"), f"{prefix}props")
+    props = check_props(obj.get("props"), f"{prefix}props")
     vid: Any = obj.get("id")
     if vid is not None and (not isinstance(vid, str) or not _ID.match(vid)):
         raise _fail(f"{prefix}id", "must be 16 to 64 letters, digits, '-' or '_'")
     dnt: Any = obj.get("dnt")
-    if dnt is not None and dnt not in ("0", "1"):
+    if dnt is not None and not isinstance(dnt, str):
+        raise _fail(f"{prefix}dnt", "must be navigator.doNotTrack's text ('1', '0') or null")
+    if dnt not in ("0", "1"):
         dnt = None  # navigator.doNotTrack also says "unspecified": no preference
     gpc: Any = obj.get("gpc", False)
     if not isinstance(gpc, bool) and gpc is not None:
@@ -348,6 +359,8 @@ def _event_fast(obj: object) -> IncomingEvent | None:
     if gpc is not True and gpc is not False and gpc is not None:
         return None
     dnt = obj.get("dnt")
+    if dnt is not None and type(dnt) is not str:
+        return None
     return IncomingEvent(
         site,
         kind,

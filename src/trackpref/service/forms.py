@@ -12,6 +12,8 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
+from .._untrusted import whole_number
+
 __all__ = ["FormError", "read_form"]
 
 
@@ -25,8 +27,8 @@ async def read_form(
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/x-www-form-urlencoded":
         raise FormError("send the form as application/x-www-form-urlencoded")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    declared = whole_number(request.headers.get("content-length"), max_digits=20)
+    if declared is not None and declared > limit:
         raise FormError(f"the form is larger than {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():

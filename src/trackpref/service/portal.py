@@ -26,23 +26,26 @@ through the exception API (the middleware's consent records).
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import re
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from .._untrusted import whole_number
 from ..ledger.render import render_html, render_json
 from ..ledger.rights import Regime, RequestKind, RightsError
 from ..ledger.storage import RightsRequest, StoreError
 from ..signals.errors import SignalError
 from ..signals.tracking_exceptions import ExceptionSet
 from ..web.consent import CONSENT_COOKIE, valid_consent_id
+from .corrections import CORRECTABLE, check_correction
 from .events import check_site
 from .forms import FormError, read_form
 from .templating import render
@@ -129,10 +132,10 @@ class Portal:
             return data
         try:
             site = self._site(data.get("site"))
-            kind = RequestKind(data.get("kind", ""))
-            regime = Regime(data.get("regime", "gdpr"))
-        except (SignalError, ValueError) as exc:
-            message = exc.message if isinstance(exc, SignalError) else "kind: choose one"
+            kind = _choice(RequestKind, data.get("kind", ""), "kind")
+            regime = _choice(Regime, data.get("regime", "gdpr"), "regime")
+        except SignalError as exc:
+            message = exc.message
             return self._page(
                 request,
                 "rights.html",
@@ -177,6 +180,7 @@ class Portal:
         return self._page(
             request,
             "rights_request.html",
+            correctable=CORRECTABLE,
             site=site,
             req=found,
             granted=self._granted(request, site, rid),
@@ -229,6 +233,7 @@ class Portal:
                 request,
                 "rights_request.html",
                 400,
+                correctable=CORRECTABLE,
                 site=site,
                 req=found,
                 granted=False,
@@ -365,14 +370,16 @@ class Portal:
         if found is None or found.kind != RequestKind.CORRECTION.value:
             return self._problem(request, 404, "No such correction request.")
         dataset, _, field = data.get("field", "").partition(".")
-        change: dict[str, Any] = {"dataset": dataset, "field": field, "value": data.get("value")}
         try:
+            value = check_correction(dataset, field, data.get("value"))
+            change: dict[str, Any] = {"dataset": dataset, "field": field, "value": value}
             answer = await run_in_threadpool(self._fulfil, site, rid, [change])
         except (RightsError, SignalError) as exc:
             return self._page(
                 request,
                 "rights_request.html",
                 400,
+                correctable=CORRECTABLE,
                 site=site,
                 req=found,
                 granted=True,
@@ -416,8 +423,10 @@ class Portal:
         which = data.get("index", "all")
         if which == "all":
             kept: tuple[Any, ...] = ()
-        elif which.isdigit() and int(which) < len(current.grants):
-            kept = tuple(g for i, g in enumerate(current.grants) if i != int(which))
+        elif (index := whole_number(which, max_digits=6)) is not None and index < len(
+            current.grants
+        ):
+            kept = tuple(g for i, g in enumerate(current.grants) if i != index)
         else:
             return self._problem(request, 400, "index: no such exception")
         revoked = len(current.grants) - len(kept)
@@ -445,3 +454,14 @@ class Portal:
 
     async def inventory_json(self, request: Request) -> Response:
         return Response(render_json(self.service.inventory), media_type="application/json")
+
+
+_E = TypeVar("_E", bound=enum.StrEnum)
+
+
+def _choice(kind: type[_E], value: str, field: str) -> _E:
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(m.value for m in kind)
+        raise SignalError(f"{field}: choose one of {choices}", field=field) from None

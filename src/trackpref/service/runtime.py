@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .._untrusted import whole_number
 from ..ledger.inventory import Inventory, load_inventory, parse_inventory
 from ..ledger.mailer import FileOutbox, Mailer, SMTPMailer
 from ..ledger.rights import DataRights
@@ -147,10 +148,11 @@ class Service:
     def _mailer(self) -> Mailer:
         cfg = self.config
         if cfg.smtp:
-            host, _, port = cfg.smtp.rpartition(":")
-            if not host or not port.isdigit():
-                host, port = cfg.smtp, "587"
-            return SMTPMailer(host, int(port), sender=cfg.smtp_sender)
+            host, _, port_text = cfg.smtp.rpartition(":")
+            port = whole_number(port_text, max_digits=5)
+            if not host or port is None:
+                host, port = cfg.smtp, 587
+            return SMTPMailer(host, port, sender=cfg.smtp_sender)
         return FileOutbox(cfg.outbox_dir(), sender=cfg.smtp_sender)
 
     def rights(self, site: str) -> DataRights:

@@ -522,7 +522,7 @@ def _caching_problems(
         }
         age = (directives.get("max-age") or "").strip('"')
         # RFC 9111 §1.2.2: delta-seconds is digits, so "00" is zero too.
-        if not ({"dnt", "*"} & vary) and not (age.isdigit() and int(age) == 0):
+        if not ({"dnt", "*"} & vary) and not (age and age.isascii() and not age.strip("0")):
             problems.append(
                 "Vary: a TSR whose status depends on DNT must send Vary including DNT, or "
                 "Cache-Control private, no-cache, no-store or max-age=0 (TPE §6.4.3)"

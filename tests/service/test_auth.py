@@ -1,0 +1,102 @@
+"""Admin sessions, CSRF tokens and grants: junk is refused, never a 500, and logout ends it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from conftest import ADMIN, BEARER, service_of
+from trackpref.service.auth import SESSION_SECONDS, Session
+
+#: Cookie values a browser can carry (latin-1, as servers decode them) that
+#: once reached int() or hmac.compare_digest on str.
+JUNK = [
+    "\xb2.a.b",  # '²'.isdigit() is True, int('²') raises
+    "9999999999.abc.\xe9",  # non-ASCII signature
+    "9" * 5000 + ".a.b",  # more digits than int() reads
+    "..",
+    "1.2",
+    "",
+]
+
+
+def login(client: TestClient) -> str:
+    page = client.get("/admin/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf
+    r = client.post(
+        "/admin/login", data={"token": ADMIN, "csrf": csrf.group(1)}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    value = client.cookies.get("tp_admin")
+    assert value
+    return value
+
+
+@pytest.mark.parametrize("junk", JUNK)
+def test_junk_session_cookies_are_strangers(client: TestClient, junk: str) -> None:
+    cookie = {"cookie": f"tp_admin={junk}".encode("latin-1")}  # raw bytes, as sent
+    assert client.get("/api/stats", headers=cookie).status_code == 401
+    assert client.get("/metrics", headers=cookie).status_code == 401
+    r = client.get("/dashboard", headers=cookie, follow_redirects=False)
+    assert r.status_code == 303
+
+
+# The client is only the way to a configured AdminAuth; nothing in it changes.
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(max_size=80), st.text(max_size=40), st.text(max_size=40))
+def test_no_text_is_a_session_csrf_or_grant_by_accident(
+    client: TestClient, value: str, token: str, subject: str
+) -> None:
+    auth = service_of(client).auth
+    assert auth.session(value) is None
+    session = Session("nonce", 2_000_000_000)
+    assert not auth.check_admin_csrf(session, token)
+    assert not auth.check_grant("rights", subject, value)
+
+
+@pytest.mark.parametrize("token", ["\xe9", "x" * 200, "\xb2"])
+def test_a_junk_csrf_field_is_403_on_every_form(client: TestClient, token: str) -> None:
+    client.get("/admin/login")  # the tp_csrf cookie
+    r = client.post("/admin/login", data={"csrf": token, "token": ADMIN})
+    assert r.status_code == 403
+    r = client.post(
+        "/rights/requests",
+        data={"csrf": token, "site": "news.example", "kind": "access", "email": "a@b.example"},
+    )
+    assert r.status_code == 403
+    login(client)
+    assert client.post("/admin/logout", data={"csrf": token}).status_code == 403
+
+
+def test_logging_out_ends_the_session_even_for_a_copied_cookie(client: TestClient) -> None:
+    stolen = login(client)
+    page = client.get("/dashboard")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf
+    r = client.post("/admin/logout", data={"csrf": csrf.group(1)}, follow_redirects=False)
+    assert r.status_code == 303
+    client.cookies.clear()
+    assert client.get("/api/stats", headers={"cookie": f"tp_admin={stolen}"}).status_code == 401
+    # ... and every instance over the same database agrees, once its copy is stale.
+    again = login(client)  # a login in the very same second works
+    assert client.get("/api/stats").status_code == 200
+    assert again != stolen
+    assert client.get("/api/stats", headers=BEARER).status_code == 200, "the token still works"
+
+
+def test_the_logout_time_reaches_other_instances(client: TestClient) -> None:
+    auth = service_of(client).auth
+    value, _ = auth.new_session(now=1_000_000.0)
+    assert auth.session(value, now=1_000_001.0) is not None
+    auth.end_sessions(now=1_000_010.0)
+    assert auth.session(value, now=1_000_011.0) is None
+    fresh, session = auth.new_session(now=1_000_020.0)
+    assert session.expires == 1_000_020 + SESSION_SECONDS
+    assert auth.session(fresh, now=1_000_021.0) is not None
