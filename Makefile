@@ -30,14 +30,15 @@ $(BIN)/python:
 	  { echo "error: trackpref needs Python 3.11 or newer; PYTHON=$(PYTHON) is" \
 	    "$$($(PYTHON) --version 2>/dev/null || echo 'not found')." \
 	    "Run e.g. \`make $(MAKECMDGOALS) PYTHON=python3.11\`." >&2; exit 1; }
-	@# Debian's python3 ships venv's ensurepip in a package of its own.
+	@# Debian's Python ships venv's ensurepip in a package of its own, per version.
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
+	  pkg="python$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv"; \
 	  if [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing python3-venv (needed to create $(VENV))"; \
-	    apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-venv </dev/null >/dev/null; \
+	    echo "installing $$pkg (needed to create $(VENV))"; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends "$$pkg" </dev/null >/dev/null; \
 	  else \
 	    echo "error: $(PYTHON) cannot create a virtual environment (no ensurepip)." \
-	      "On Debian/Ubuntu: sudo apt-get install python3-venv" >&2; exit 1; \
+	      "On Debian/Ubuntu: sudo apt-get install $$pkg" >&2; exit 1; \
 	  fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Coroutine
@@ -286,3 +287,22 @@ def test_an_unreadable_file_at_the_default_learned_path_is_moved_aside(
     assert not path.exists()
     (aside,) = path.parent.glob(f"{path.name}.broken-*")
     assert aside.read_bytes() == content
+
+
+def test_a_port_in_use_is_named_in_our_words(config_home: Path, started: list[bool]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, out = run("--listen-port", str(port))
+    assert code == 1
+    assert f"--listen-port {port}: already in use" in out
+    assert "--mode" not in out
+    assert not started
+
+
+def test_an_empty_listen_host_is_refused(config_home: Path, started: list[bool]) -> None:
+    result = CliRunner().invoke(main, ["proxy", "--listen-host", ""])
+    assert result.exit_code == 2
+    assert "empty; give an address" in result.output
+    assert not started

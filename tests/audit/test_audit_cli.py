@@ -16,6 +16,7 @@ import pytest
 from audit_web import FixtureWeb
 from click.testing import CliRunner
 
+from trackpref.audit.store import open_results
 from trackpref.cli import main
 
 RULES = "MAP *.test 127.0.0.1"
@@ -57,6 +58,9 @@ def test_dns_server_forms() -> None:
         (("http://a.test/", "--out", "x", "--dns-server", "dns.example"), "--dns-server"),
         (("http://a.test/", "--out", "x", "--dns-server", "127.0.0.1:99999"), "1-65535"),
         (("http://a.test/", "--out", "x", "--dns-server", "127.0.0.1:\u00b2"), "1-65535"),
+        (("http://a.test/", "--out", "x", "--settle", "nan"), "not a finite number"),
+        (("http://a.test/", "--out", "x", "--timeout", "inf"), "--timeout"),
+        (("http://a.test/", "--out", "x", "--max-page-mb", "nan"), "not a finite number"),
     ],
 )
 def test_bad_input_is_named(
@@ -234,3 +238,46 @@ def test_a_site_audited_before_its_partner_was_learned_as_a_tracker(
     proc, again = crawl(out, "--no-recheck")
     assert "were audited before" not in proc.stdout
     judged_with_the_tracker_known(again)
+
+
+def test_a_url_file_without_urls_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "urls.txt").write_text("# only a comment\n\n")
+    code, out = invoke("--from", "urls.txt", "--out", "x")
+    assert code == 2
+    assert "urls.txt holds no URL" in out
+
+
+@pytest.mark.parametrize(
+    ("db", "message"),
+    [
+        ("mysql://x/y", "unknown store scheme 'mysql'"),
+        ("sqlite://relative.db", "write sqlite:///relative.db"),
+    ],
+)
+def test_a_results_db_is_read_as_the_ledgers_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db: str, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out = invoke(
+        "http://a.test/", "--out", "x", "--db", db, "--host-rules", "MAP * 127.0.0.1"
+    )
+    assert code == 1, out
+    assert message in out
+    assert "Traceback" not in out
+    assert not (tmp_path / "mysql:").exists()
+
+
+def test_open_results_reads_a_sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = open_results("sqlite:///kept.db")
+    try:
+        assert (tmp_path / "kept.db").exists()
+    finally:
+        store.close()
+
+
+def test_the_help_keeps_its_line_continuation() -> None:
+    code, out = invoke("--help")
+    assert code == 0
+    assert "db.internal/audits \\\n" in out

@@ -371,3 +371,13 @@ def test_inserts_do_not_checkpoint(tmp_path: Path) -> None:
         assert not store.scrub_pending
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("path", ["", "  ", "sqlite:///"])
+def test_an_empty_path_is_refused_not_a_throwaway_database(
+    path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError, match="no database path"):
+        open_store(path, site="s")
+    assert not list(tmp_path.iterdir()), "no stray key file"

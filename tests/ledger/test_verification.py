@@ -75,6 +75,9 @@ def test_attempts_are_limited(setup: tuple[Verifier, FileOutbox, Clock]) -> None
     with pytest.raises(VerificationError) as info:
         verifier.check("r1", code)  # even the right code, once locked
     assert info.value.reason == "locked"
+    with pytest.raises(VerificationError) as info:
+        verifier.check("r1", "typo")  # locked says so, whatever the shape of the code
+    assert info.value.reason == "locked"
     # a new code resets the count
     verifier.start("r1", "alice@mail.example", purpose="x")
     verifier.check("r1", code_in(outbox))

@@ -63,6 +63,8 @@ def test_sign_and_verify() -> None:
     assert not verify_signature(SECRET, header, body + b" ", now=1000)
     assert not verify_signature(SECRET, "garbage", body, now=1000)
     assert not verify_signature(SECRET, "t=x,v1=y", body, now=1000)
+    for junk in ("9" * 400, "\u00b2", "-5", "1e3"):  # int() takes 400 digits; abs() overflowed
+        assert not verify_signature(SECRET, f"t={junk},v1=\u00e9", body, now=1000)
 
 
 def test_deletion_reaches_every_recipient_signed(

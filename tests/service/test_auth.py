@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,7 +12,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from conftest import ADMIN, BEARER, service_of
-from trackpref.service.auth import SESSION_SECONDS, Session
+from trackpref.service.auth import GENERATION_TTL, AdminAuth, Session
 
 #: Cookie values a browser can carry (latin-1, as servers decode them) that
 #: once reached int() or hmac.compare_digest on str.
@@ -84,19 +86,61 @@ def test_logging_out_ends_the_session_even_for_a_copied_cookie(client: TestClien
     assert r.status_code == 303
     client.cookies.clear()
     assert client.get("/api/stats", headers={"cookie": f"tp_admin={stolen}"}).status_code == 401
-    # ... and every instance over the same database agrees, once its copy is stale.
-    again = login(client)  # a login in the very same second works
+    again = login(client)  # a login right after the logout works
     assert client.get("/api/stats").status_code == 200
     assert again != stolen
     assert client.get("/api/stats", headers=BEARER).status_code == 200, "the token still works"
 
 
-def test_the_logout_time_reaches_other_instances(client: TestClient) -> None:
-    auth = service_of(client).auth
-    value, _ = auth.new_session(now=1_000_000.0)
-    assert auth.session(value, now=1_000_001.0) is not None
-    auth.end_sessions(now=1_000_010.0)
-    assert auth.session(value, now=1_000_011.0) is None
-    fresh, session = auth.new_session(now=1_000_020.0)
-    assert session.expires == 1_000_020 + SESSION_SECONDS
-    assert auth.session(fresh, now=1_000_021.0) is not None
+def other_instance(client: TestClient) -> AdminAuth:
+    """A second AdminAuth over the same database, as another process would have."""
+    service = service_of(client)
+    return AdminAuth(service.tables, hashlib.sha256(ADMIN.encode()).hexdigest())
+
+
+def test_a_logout_on_one_instance_ends_the_session_on_the_others(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here, there = service_of(client).auth, other_instance(client)
+    here.refresh(force=True)
+    there.refresh(force=True)
+    value, _ = here.new_session()
+    assert there.session(value) is not None, "any instance accepts it"
+    here.end_sessions()
+    assert here.session(value) is None, "at once where the logout happened"
+    assert there.session(value) is not None, "the other's copy is still fresh (2 s at most)"
+    clock = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: clock + GENERATION_TTL)
+    assert there.generation_stale()
+    there.refresh()
+    assert there.session(value) is None, "once its copy is due, the other refuses it too"
+    fresh, _ = here.new_session()
+    assert there.session(fresh) is not None
+
+
+def test_a_later_logout_elsewhere_never_revives_a_session(client: TestClient) -> None:
+    """Generations only go up: a logout on an instance with an old copy still raises it."""
+    here, there = service_of(client).auth, other_instance(client)
+    here.refresh(force=True)
+    there.refresh(force=True)
+    first, _ = here.new_session()
+    here.end_sessions()
+    second, _ = here.new_session()
+    there.end_sessions()  # its copy was stale; the database's counter is what counts
+    for auth in (here, there):
+        auth.refresh(force=True)
+        assert auth.session(first) is None
+        assert auth.session(second) is None
+
+
+def test_a_session_signed_in_a_newer_generation_teaches_a_stale_instance(
+    client: TestClient,
+) -> None:
+    here, there = service_of(client).auth, other_instance(client)
+    here.refresh(force=True)
+    there.refresh(force=True)
+    old, _ = there.new_session()
+    here.end_sessions()
+    new, _ = here.new_session()
+    assert there.session(new) is not None  # signed, so the newer generation is real
+    assert there.session(old) is None, "and from then on the older sessions are refused"

@@ -46,6 +46,12 @@ def test_help_lists_the_service_options() -> None:
         (["--job-interval", "retention"], "NAME=SECONDS"),
         (["--job-interval", "compaction=5"], "unknown compaction"),
         (["--durability", "sometimes"], "sometimes"),
+        (["--db", ""], "no database path"),
+        (["--host", ""], "--host"),
+        (["--host", "  "], "empty; give an address"),
+        (["--smtp", ":25"], "smtp: ':25': write HOST or HOST:PORT"),
+        (["--smtp", "mail.example:99999"], "the port must be 1-65535"),
+        (["--batch-delay-ms", "nan"], "not a finite number"),
     ],
 )
 def test_bad_options_get_a_clear_error(
@@ -167,3 +173,31 @@ def test_port_0_serves_on_the_port_the_banner_shows(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--outbox", "/proc/no-such-folder"], "outbox: cannot use /proc/no-such-folder"),
+        (["--smtp-sender", "bad"], "sender"),
+    ],
+)
+def test_a_start_that_fails_late_keeps_the_admin_token_for_the_next(
+    args: list[str],
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    served: list[list[tuple[str, int]]],
+) -> None:
+    """A generated token is shown once: a start that fails must fail before making it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TRACKPREF_ADMIN_TOKEN", raising=False)
+    base = ["--port", "0", "--db", str(tmp_path / "stats.db"), "--no-jobs"]
+    result = CliRunner().invoke(serve, [*base, *args])
+    assert result.exit_code == 1, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert "Admin token" not in result.output
+    again = CliRunner().invoke(serve, base)
+    assert again.exit_code == 0, again.output
+    assert "Admin token for the dashboard" in again.output

@@ -50,6 +50,8 @@ def test_valid_corrections_are_stored_as_collect_would(field: str, value: str, s
         ("pageviews.props", "not json"),
         ("pageviews.props", "[1, 2]"),
         ("pageviews.props", "{}"),
+        ("pageviews.props", "[" * 3000),  # json.loads: RecursionError, not ValueError
+        ("pageviews.props", '{"a": "' + "x" * 5000 + '"}'),
         ("email_opens.campaign", "Spring Sale"),
         ("email_opens.signal", "maybe"),
         ("pageviews.type", None),

@@ -11,8 +11,9 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from trackpref.ledger.storage import open_store
-from trackpref.service.runtime import SERVICE_SITE
+from trackpref.service.runtime import SERVICE_SITE, smtp_address
 from trackpref.service.tables import ServiceTables
+from trackpref.signals.errors import SignalError
 
 
 @pytest.fixture
@@ -55,3 +56,27 @@ def test_a_clean_stop_folds_the_tally_log(
         assert tables.logged_tallies() == 0, "every count keyed at shutdown"
         rows = tables.tallies("news.example", since="2000-01-01", until="2999-12-31")
         assert ("pageviews", "total", 1) in [(m, v, n) for _, m, v, n in rows]
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("mail.example", ("mail.example", 587)),
+        ("mail.example:25", ("mail.example", 25)),
+        ("[::1]:2525", ("::1", 2525)),
+        ("[::1]", ("::1", 587)),
+        (" localhost:1025 ", ("localhost", 1025)),
+    ],
+)
+def test_an_smtp_address_is_read_at_startup(text: str, address: tuple[str, int]) -> None:
+    assert smtp_address(text) == address
+
+
+@pytest.mark.parametrize(
+    "text", [":25", "::1", "mail.example:99999", "mail.example:0", "mail:", "a b:25", "u@h:25"]
+)
+def test_a_bad_smtp_address_is_named_before_the_first_mail(text: str) -> None:
+    with pytest.raises(SignalError) as info:
+        smtp_address(text)
+    assert info.value.field == "smtp"
+    assert repr(text) in str(info.value)

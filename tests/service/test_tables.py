@@ -171,3 +171,44 @@ def test_concurrent_folds_on_postgres_count_everything_once(postgres_dsn: str) -
     finally:
         for s in stores:
             s.close()
+
+
+def _count_up_concurrently(tables: list[ServiceTables]) -> None:
+    errors: list[BaseException] = []
+    seen: list[int] = []
+
+    def work(t: ServiceTables) -> None:
+        try:
+            for _ in range(25):
+                seen.append(t.increment_counter("generation"))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in tables]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert not errors
+    total = 25 * len(tables)
+    assert sorted(seen) == list(range(1, total + 1)), "every raise counted, each value once"
+    assert tables[0].secret("generation") == str(total)
+
+
+def test_a_counter_only_goes_up_and_counts_every_raise_sqlite(tmp_path: Path) -> None:
+    stores = [open_store(tmp_path / "t.db", site="_service") for _ in range(2)]
+    try:
+        _count_up_concurrently([ServiceTables(s) for s in stores])
+    finally:
+        for s in stores:
+            s.close()
+
+
+@pytest.mark.postgres
+def test_a_counter_only_goes_up_and_counts_every_raise_postgres(postgres_dsn: str) -> None:
+    stores = [open_store(postgres_dsn, site="_service") for _ in range(2)]
+    try:
+        _count_up_concurrently([ServiceTables(s) for s in stores])
+    finally:
+        for s in stores:
+            s.close()

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import os
 import pickle
 import re
 from pathlib import Path
@@ -487,6 +488,7 @@ def test_from_mapping_refuses_a_non_mapping() -> None:
         (b"tracking = ", "not valid TOML"),
         (b'tracking = "N"\ntracking = "T"\n', "not valid TOML"),
         (b"\xff\xfe", "not UTF-8"),
+        (b"a = " + b"[" * 2000 + b"]" * 2000, "nested too deeply"),
     ],
 )
 def test_from_toml_reports_a_broken_file_with_its_path(
@@ -607,3 +609,11 @@ def test_property_from_mapping_raises_only_validation_error(data: dict[str, obje
     if body is not None:
         assert parse_gpc_json(body, "application/json").gpc is policy.gpc
     json.dumps(policy.site_wide_tsr().to_dict())
+
+
+def test_from_toml_reads_regular_files_only(tmp_path: Path) -> None:
+    fifo = tmp_path / "site.toml"
+    os.mkfifo(fifo)  # opening it for reading would block forever
+    with pytest.raises(ValidationError) as info:
+        SitePolicy.from_toml(fifo)
+    assert "not a regular file" in str(info.value)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from .text import clean_json, clean_text
 from .trackers import DEFAULT_THRESHOLD, TrackerKnowledge
@@ -476,10 +477,23 @@ class ResultStore:
 
 
 def open_results(target: str | Path) -> ResultStore:
-    """A results store: a SQLite path, or ``postgresql://...`` for a shared crawl."""
+    """A results store: a SQLite path (or ``sqlite:///path``), or ``postgresql://...``
+    for a shared crawl; read as the ledger's ``--db`` is, so both commands agree."""
     text = str(target)
-    if text.startswith(("postgresql://", "postgres://")):
+    scheme = urlsplit(text).scheme.lower() if "://" in text else ""  # as open_store reads it
+    if scheme in ("postgresql", "postgres"):
         from .store_postgres import PostgresResultStore
 
         return PostgresResultStore(text)
+    if scheme == "sqlite":
+        if not text.lower().startswith("sqlite:///") or not text[len("sqlite:///") :]:
+            raise StoreError(f"{text}: write sqlite:///relative.db or sqlite:////absolute.db")
+        return ResultStore(unquote(text[len("sqlite:///") :]))
+    if scheme:
+        raise StoreError(
+            f"{text}: unknown store scheme {scheme!r}; use a path, sqlite:///path "
+            "or postgresql://..."
+        )
+    if not text.strip():
+        raise StoreError("no database path")
     return ResultStore(target)

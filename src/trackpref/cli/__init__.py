@@ -7,7 +7,11 @@ or mitmproxy, and a missing optional extra breaks only the command that needs it
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib
+import os
+import sys
 
 import click
 
@@ -59,6 +63,21 @@ class LazyGroup(click.Group):
         command = getattr(module, attr)
         assert isinstance(command, click.Command)
         return command
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
+                raise
+            # Output that cannot be written (a full disk behind a redirect):
+            # say so, and do not try to flush the same output again at exit.
+            with contextlib.suppress(OSError):
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - until the process ends
+            # EIO may come from a read as well: do not guess which.
+            verb = "read or write" if exc.errno == errno.EIO else "write"
+            where = exc.filename or ("a file" if exc.errno == errno.EIO else "the output")
+            raise click.ClickException(f"cannot {verb} {where}: {exc.strerror}") from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]

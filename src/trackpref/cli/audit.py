@@ -22,6 +22,7 @@ from trackpref.audit.trackers import TrackerKnowledge, load_tds
 from trackpref.signals.dnt_policy import EFF_POLICY_HASHES
 
 from .._untrusted import whole_number
+from .checks import FiniteRange
 
 __all__ = ["audit"]
 
@@ -35,7 +36,7 @@ Examples:
   # catch trackers behind the site's own names (CNAME cloaking), with a tracker list:
   trackpref audit --from sites.txt --out crawl/ --tds tds.json --resolve-cnames
   # on each of several machines, the same list and one PostgreSQL:
-  TRACKPREF_AUDIT_DB=postgresql://crawler@db.internal/audits \
+  TRACKPREF_AUDIT_DB=postgresql://crawler@db.internal/audits \\
     trackpref audit --from sites.txt --out crawl/
 
 \b
@@ -214,14 +215,14 @@ def _compliance(verdicts: Mapping[str, Any]) -> str:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(1, 600),
+    type=FiniteRange(1, 600),
     default=30.0,
     show_default=True,
     help="Seconds a page may take to load.",
 )
 @click.option(
     "--settle",
-    type=click.FloatRange(0, 60),
+    type=FiniteRange(0, 60),
     default=2.5,
     show_default=True,
     help="Seconds to wait after load for late requests.",
@@ -295,7 +296,7 @@ def _compliance(verdicts: Mapping[str, Any]) -> str:
 )
 @click.option(
     "--max-page-mb",
-    type=click.FloatRange(0.1, 1024),
+    type=FiniteRange(0.1, 1024),
     default=25.0,
     show_default=True,
     help="Pages larger than this are reported as too large.",
@@ -359,6 +360,10 @@ def audit(
             raise click.BadParameter(str(exc), param_hint="URL") from exc
     if from_file is not None:
         targets.extend(_read_url_file(from_file))
+    if not targets and from_file is not None:
+        raise click.BadParameter(
+            f"{from_file} holds no URL (only blank lines and # comments)", param_hint="--from"
+        )
     if not targets:
         raise click.UsageError("give at least one URL, or --from FILE")
     try:

@@ -83,6 +83,8 @@ def render(file: str, fmt: str, out: str | None) -> None:
       trackpref inventory render inventory.toml --out public/privacy.html
       trackpref inventory render inventory.toml --format json > inventory.json
     """
+    if out is not None and Path(out).resolve() == Path(file).resolve():
+        raise click.BadParameter(f"{out} is the inventory itself", param_hint="--out")
     inv = _load(file)
     text = render_html(inv) if fmt == "html" else render_json(inv)
     if out is None:

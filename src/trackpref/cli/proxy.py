@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import logging
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
+
+from .checks import listen_host
 
 __all__ = ["proxy"]
 
@@ -19,7 +23,13 @@ _EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 @click.command()
-@click.option("--listen-host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--listen-host",
+    default="127.0.0.1",
+    show_default=True,
+    callback=listen_host,
+    help="Address to listen on.",
+)
 @click.option(
     "--listen-port",
     default=8080,
@@ -138,6 +148,7 @@ def proxy(
         check_confdir(_effective_confdir(confdir, mitm_options))
     except ProxySetupError as exc:
         raise click.ClickException(str(exc)) from None
+    _check_free(listen_host, listen_port)
     for warning in addon_warnings(addon):
         click.echo(f"warning: {warning}", err=True)
     # The tracker list and the modules loaded so far live as long as the process:
@@ -188,3 +199,25 @@ def addon_warnings(addon: object) -> list[str]:
     shown = "; ".join(problems[:5])
     more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
     return [f"tracker data: skipped {len(problems)} malformed entries: {shown}{more}"]
+
+
+def _check_free(host: str, port: int) -> None:
+    """Say in our words that the port is taken, before mitmproxy says it in its own
+    (its hint names a ``--mode`` option this command does not have)."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError:
+        return  # mitmproxy reports an unresolvable host itself
+    for family, kind, proto, _, address in infos:
+        try:
+            with socket.socket(family, kind, proto) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise click.ClickException(
+                    f"--listen-host {host} --listen-port {port}: already in use; "
+                    "choose another port (--listen-port 0 picks a free one)"
+                ) from None

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from .checks import FiniteRange, listen_host
+
 __all__ = ["serve"]
 
 
@@ -96,7 +98,13 @@ def _url_host(host: str) -> str:
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    callback=listen_host,
+    help="Interface to listen on.",
+)
 @click.option(
     "--port",
     default=8000,
@@ -176,7 +184,7 @@ def _url_host(host: str) -> str:
     "--batch-delay-ms",
     default=20.0,
     show_default=True,
-    type=click.FloatRange(0.1, 1000),
+    type=FiniteRange(0.1, 1000),
     help="Longest a group commit stays open after its first request.",
 )
 @click.option(

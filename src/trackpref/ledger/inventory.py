@@ -36,7 +36,9 @@ from __future__ import annotations
 
 import difflib
 import enum
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -463,15 +465,27 @@ _FIELD_KEYS = {
 }
 
 
+#: An inventory is a page or two of TOML; anything this large is a mistake.
+MAX_INVENTORY_BYTES = 4 * 1024 * 1024
+
+
 def load_inventory(path: str | Path) -> Inventory:
     """Read and validate an inventory file; raises :class:`InventoryError`."""
     p = Path(path)
+
+    def refuse(message: str) -> InventoryError:
+        return InventoryError([Problem("", message, str(p))], source=str(p))
+
     try:
-        raw = p.read_bytes()
+        # A pipe would block and a device (/dev/zero) never end: regular files only.
+        if not stat.S_ISREG(os.stat(p).st_mode):
+            raise refuse("not a regular file (a folder, pipe or device)")
+        with p.open("rb") as f:
+            raw = f.read(MAX_INVENTORY_BYTES + 1)
     except OSError as exc:
-        raise InventoryError(
-            [Problem("", f"cannot read the file: {exc.strerror or exc}", str(p))], source=str(p)
-        ) from None
+        raise refuse(f"cannot read the file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_INVENTORY_BYTES:
+        raise refuse(f"larger than {MAX_INVENTORY_BYTES:,} bytes")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -486,6 +500,10 @@ def parse_inventory(text: str, *, source: str = "<inventory>") -> Inventory:
     """Parse and validate inventory TOML text; raises :class:`InventoryError`."""
     try:
         doc = tomllib.loads(text)
+    except RecursionError:  # tomllib recurses once per level of nesting
+        raise InventoryError(
+            [Problem("", "not valid TOML: nested too deeply", source)], source=source
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         line = int(m.group(1)) if m else None

@@ -114,6 +114,8 @@ class Verifier:
             raise VerificationError("this code was already used", reason="used")
         if self.clock() > v.expires_at:
             raise VerificationError("this code has expired; ask for a new one", reason="expired")
+        if v.attempts >= self.max_attempts:
+            raise VerificationError("too many wrong codes; ask for a new one", reason="locked")
         given = code.strip() if isinstance(code, str) else ""
         if not (len(given) == self.digits and given.isascii() and given.isdigit()):
             # Not even the shape of a code: it cannot be right, so it costs no

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .._untrusted import same_secret
+from .._untrusted import same_secret, whole_number
 from .audit_log import AuditLog
 from .inventory import Inventory
 from .storage.base import OutboxItem, Store
@@ -68,9 +68,11 @@ def verify_signature(
     """What a recipient runs: right secret, untampered body, fresh timestamp."""
     try:
         parts = dict(p.split("=", 1) for p in header.split(","))
-        timestamp = int(parts["t"])
+        timestamp = whole_number(parts["t"], max_digits=12)
         given = parts["v1"]
     except (KeyError, ValueError):
+        return False
+    if timestamp is None:
         return False
     if abs(now - timestamp) > tolerance:
         return False

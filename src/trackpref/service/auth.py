@@ -9,9 +9,11 @@
   session table is needed. The session cookie is ``HttpOnly`` and
   ``SameSite=Strict``.
 * Logging out ends every admin session, in every browser and on every
-  instance (within :data:`SINCE_TTL` seconds): the database keeps the time
-  before which sessions were issued in vain. A stateless session could not
-  otherwise be taken back before it expires.
+  instance (within :data:`GENERATION_TTL` seconds): the database keeps a
+  session generation that a logout raises by one, and a session is signed
+  with the generation it was issued in. A stateless session could not
+  otherwise be taken back before it expires. A counter, not a logout time:
+  instances whose clocks differ still agree on it, and it only goes up.
 * Every form carries a CSRF token bound to the browser: for the admin, to the
   session; for the public portal, to a random ``tp_csrf`` cookie
   (double-submit, signed so that a cookie planted by a sibling domain does
@@ -50,9 +52,9 @@ MIN_TOKEN_LENGTH = 16
 SESSION_SECONDS = 8 * 3600
 _TOKEN_HASH = "admin_token_sha256"  # noqa: S105 - the name of a secrets row
 _SESSION_KEY = "session_key"
-_SESSIONS_SINCE = "admin_sessions_since"
-#: How long an instance trusts its copy of the logout time (seconds).
-SINCE_TTL = 2.0
+_GENERATION = "admin_session_generation"
+#: How long an instance trusts its copy of the generation (seconds).
+GENERATION_TTL = 2.0
 _ENV = "TRACKPREF_ADMIN_TOKEN"
 
 
@@ -89,6 +91,7 @@ def ensure_admin_token(tables: ServiceTables, given: str | None = None) -> tuple
 class Session:
     nonce: str
     expires: int
+    generation: int = 0
 
 
 class AdminAuth:
@@ -98,7 +101,8 @@ class AdminAuth:
         key, _ = tables.ensure_secret(_SESSION_KEY, secrets.token_hex(32))
         self._key = bytes.fromhex(key)
         self._tables = tables
-        self._since: tuple[float, int] = (-SINCE_TTL, 0)  # (read at, sessions valid from)
+        self._generation = 0
+        self._generation_read = -GENERATION_TTL  # time.monotonic() of the last read
         self._token_hash = token_hash
         self.secure = secure
         self._failures: list[float] = []
@@ -126,43 +130,60 @@ class AdminAuth:
 
     # -- sessions ------------------------------------------------------------
     def new_session(self, now: float | None = None) -> tuple[str, Session]:
+        """A new session in the current generation; call :meth:`refresh` (``force``) first,
+        in a thread: it reads the database."""
         expires = int((time.time() if now is None else now) + SESSION_SECONDS)
-        # A login in the very second of a logout must outlive it (see end_sessions).
-        expires = max(expires, self._sessions_since() + SESSION_SECONDS)
+        generation = self._generation
         nonce = secrets.token_urlsafe(16)
-        value = f"{expires}.{nonce}.{self._sign('admin', str(expires), nonce)}"
-        return value, Session(nonce, expires)
+        signed = self._sign("admin", str(expires), str(generation), nonce)
+        value = f"{expires}.{generation}.{nonce}.{signed}"
+        return value, Session(nonce, expires, generation)
 
     def session(self, value: str | None, now: float | None = None) -> Session | None:
+        """The session ``value`` stands for, or None; reads no database (see :meth:`refresh`)."""
         if not value or len(value) > 200:
             return None
         parts = value.split(".")
-        expires = whole_number(parts[0], max_digits=12) if len(parts) == 3 else None
-        if expires is None:
+        if len(parts) != 4:
             return None
-        nonce, sig = parts[1], parts[2]
-        if not same_secret(sig, self._sign("admin", parts[0], nonce)):
+        expires = whole_number(parts[0], max_digits=12)
+        generation = whole_number(parts[1], max_digits=12)
+        if expires is None or generation is None:
+            return None
+        nonce, sig = parts[2], parts[3]
+        if not same_secret(sig, self._sign("admin", parts[0], parts[1], nonce)):
             return None
         if (time.time() if now is None else now) >= expires:
             return None
-        if expires - SESSION_SECONDS < self._sessions_since():
-            return None  # issued before the last logout
-        return Session(nonce, expires)
+        if generation < self._generation:
+            return None  # issued before a logout
+        # A signed newer generation proves another instance saw a logout first.
+        self._generation = generation
+        return Session(nonce, expires, generation)
 
-    def _sessions_since(self) -> int:
-        read_at, since = self._since
+    def generation_stale(self) -> bool:
+        return time.monotonic() - self._generation_read >= GENERATION_TTL
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Read the generation when the copy is older than :data:`GENERATION_TTL`.
+
+        Blocking (a query, which waits for the store's lock): handlers call it
+        through ``run_in_threadpool`` before they look at a session.
+        """
         clock = time.monotonic()
-        if clock - read_at >= SINCE_TTL:
-            since = whole_number(self._tables.secret(_SESSIONS_SINCE)) or 0
-            self._since = (clock, since)
-        return since
+        if not force and clock - self._generation_read < GENERATION_TTL:
+            return
+        stored = whole_number(self._tables.secret(_GENERATION)) or 0
+        with self._lock:
+            self._generation = max(self._generation, stored)
+            self._generation_read = clock
 
-    def end_sessions(self, now: float | None = None) -> None:
-        """Log out everywhere: every session issued until now stops working."""
-        # Sessions carry whole seconds: one issued in this same second ends too.
-        since = int(time.time() if now is None else now) + 1
-        self._tables.set_secret(_SESSIONS_SINCE, str(since))
-        self._since = (time.monotonic(), since)
+    def end_sessions(self) -> None:
+        """Log out everywhere: every session issued so far stops working (blocking)."""
+        raised = self._tables.increment_counter(_GENERATION)
+        with self._lock:
+            self._generation = max(self._generation, raised)
+            self._generation_read = time.monotonic()
 
     def session_cookie(self, value: str) -> str:
         return _cookie(ADMIN_COOKIE, value, SESSION_SECONDS, self.secure, "Strict")

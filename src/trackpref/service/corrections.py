@@ -20,7 +20,14 @@ from collections.abc import Callable
 from ..signals.errors import SignalError
 from ..signals.parties import normalize_host, registrable_domain
 from .classify import DEVICES, DIRECT, INTERNAL, NONE, SIGNALS
-from .events import CollectError, check_campaign, check_props, check_type, path_of
+from .events import (
+    MAX_PROPS_JSON,
+    CollectError,
+    check_campaign,
+    check_props,
+    check_type,
+    path_of,
+)
 
 __all__ = ["CORRECTABLE", "check_correction"]
 
@@ -72,9 +79,11 @@ def _region(value: str) -> str:
 
 
 def _props(value: str) -> str:
+    if len(value) > 2 * MAX_PROPS_JSON:
+        raise _fail(f"more than {MAX_PROPS_JSON} characters as JSON")
     try:
         parsed = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise _fail("a JSON object of names to text, numbers or booleans") from None
     text = check_props(parsed, "value")
     if text is None:

@@ -116,12 +116,14 @@ class Dashboard:
             self.auth.failed()
             await asyncio.sleep(0.2)
             return again(401, "That is not the admin token.")
+        await run_in_threadpool(self.auth.refresh, force=True)  # the newest generation
         value, _ = self.auth.new_session()
         response = RedirectResponse(nxt, status_code=303, headers=_NO_STORE)
         response.headers.append("set-cookie", self.auth.session_cookie(value))
         return response
 
     async def logout(self, request: Request) -> Response:
+        await self._refresh()
         session = self.auth.session(request.cookies.get("tp_admin"))
         try:
             form = await read_form(request, limit=1024)
@@ -135,8 +137,17 @@ class Dashboard:
         return response
 
     # -- the dashboard -------------------------------------------------------------
+    async def _refresh(self) -> None:
+        """The session generation, re-read off the event loop when due (a logout elsewhere)."""
+        if self.auth.generation_stale():
+            await run_in_threadpool(self.auth.refresh)
+
+    async def _authorized(self, request: Request) -> Session | bool:
+        await self._refresh()
+        return self.auth.authorized(request)
+
     async def page(self, request: Request) -> Response:
-        who = self.auth.authorized(request)
+        who = await self._authorized(request)
         if who is False:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(
@@ -172,7 +183,7 @@ class Dashboard:
         return HTMLResponse(html, headers=_NO_STORE)
 
     async def api_stats(self, request: Request) -> Response:
-        if self.auth.authorized(request) is False:
+        if await self._authorized(request) is False:
             return _error(401, "admin token required (Authorization: Bearer ...)", "authorization")
         try:
             site, days = self._params(request)
@@ -185,7 +196,7 @@ class Dashboard:
         return JSONResponse(await self._stats(site, days), headers=_NO_STORE)
 
     async def metrics(self, request: Request) -> Response:
-        if self.auth.authorized(request) is False:
+        if await self._authorized(request) is False:
             return _error(401, "admin token required (Authorization: Bearer ...)", "authorization")
         return Response(self.service.metrics.render(), media_type=CONTENT_TYPE, headers=_NO_STORE)
 

@@ -32,6 +32,7 @@ from ..signals.parties import host_from_url, normalize_host
 __all__ = [
     "EVENT_KEYS",
     "MAX_PROPS",
+    "MAX_PROPS_JSON",
     "CollectError",
     "EventColumns",
     "IncomingEvent",
@@ -58,7 +59,7 @@ MAX_PROPS = 20
 _MAX_URL = 2048
 _MAX_PROP_KEY = 40
 _MAX_PROP_TEXT = 256
-_MAX_PROPS_JSON = 2048
+MAX_PROPS_JSON = 2048
 _TYPE = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,63}\Z")
 _PROP_KEY = re.compile(r"[A-Za-z0-9_.-]{1,40}\Z")
 _ID = re.compile(r"[A-Za-z0-9_-]{16,64}\Z")
@@ -269,8 +270,8 @@ def check_props(value: object, field: str = "props") -> str | None:
     if not value:
         return None
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=True, sort_keys=True)
-    if len(text) > _MAX_PROPS_JSON:
-        raise _fail(field, f"more than {_MAX_PROPS_JSON} characters as JSON")
+    if len(text) > MAX_PROPS_JSON:
+        raise _fail(field, f"more than {MAX_PROPS_JSON} characters as JSON")
     return text
 
 

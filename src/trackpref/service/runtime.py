@@ -29,6 +29,7 @@ from ..ledger.storage import Store, open_store
 from ..ledger.verification import Verifier
 from ..ledger.webhooks import WebhookDispatcher, secret_from_env
 from ..signals.decisions import PartyRole
+from ..signals.errors import SignalError
 from ..signals.site_policy import SitePolicy
 from ..web.consent import ConsentStore
 from ..web.honoring import load_policy
@@ -124,10 +125,12 @@ class Service:
             )
             self.committer.stats.observers.append(self.metrics.observe_batch)
             self.metrics.track_queue(lambda: self.committer.queued)
+            # Everything that can still fail goes first: a token made now is
+            # shown once, so a start that fails after making it would lose it.
+            self.mailer = self._mailer()
             token_hash, self.new_admin_token = ensure_admin_token(self.tables, config.admin_token)
             self.auth = AdminAuth(self.tables, token_hash, secure=config.secure_cookies)
             self.consent_store: ConsentStore = consent_store or TablesConsentStore(self.tables)
-            self.mailer = self._mailer()
             key, _ = self.tables.ensure_secret("verification_key", secrets.token_hex(32))
             self._verification_key = bytes.fromhex(key)
             self._rights: dict[str, DataRights] = {}
@@ -148,12 +151,15 @@ class Service:
     def _mailer(self) -> Mailer:
         cfg = self.config
         if cfg.smtp:
-            host, _, port_text = cfg.smtp.rpartition(":")
-            port = whole_number(port_text, max_digits=5)
-            if not host or port is None:
-                host, port = cfg.smtp, 587
+            host, port = smtp_address(cfg.smtp)
             return SMTPMailer(host, port, sender=cfg.smtp_sender)
-        return FileOutbox(cfg.outbox_dir(), sender=cfg.smtp_sender)
+        outbox = cfg.outbox_dir()
+        try:
+            return FileOutbox(outbox, sender=cfg.smtp_sender)
+        except OSError as exc:
+            raise SignalError(
+                f"outbox: cannot use {outbox} as a folder ({exc.strerror})", field="outbox"
+            ) from None
 
     def rights(self, site: str) -> DataRights:
         """The ledger's rights handling for one site's store."""
@@ -230,3 +236,20 @@ class Service:
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
+
+
+def smtp_address(text: str) -> tuple[str, int]:
+    """``HOST`` or ``HOST:PORT`` (port 587 when not given), checked before the first e-mail."""
+    host, sep, port_text = text.strip().rpartition(":")
+    if not sep or port_text.endswith("]"):  # mail.example, or [::1] without a port
+        host, port = text.strip(), 587
+    else:
+        port = whole_number(port_text, max_digits=5) or 0
+        if not 0 < port < 65536:
+            raise SignalError(f"smtp: {text!r}: the port must be 1-65535", field="smtp")
+    bracketed = host.startswith("[") and host.endswith("]")
+    if bracketed:
+        host = host[1:-1]  # [::1]:25
+    if not host or any(c.isspace() or c in "/@[]" for c in host) or (":" in host) != bracketed:
+        raise SignalError(f"smtp: {text!r}: write HOST or HOST:PORT", field="smtp")
+    return host, port

@@ -274,6 +274,23 @@ class ServiceTables:
             (name, value),
         )
 
+    def increment_counter(self, name: str) -> int:
+        """Raise a counter kept among the secrets by one, atomically; its new value.
+
+        One upsert, so two instances raising it at once both count (the row is
+        locked by whichever writes first).
+        """
+        with self.store.transaction():
+            self.store.execute(
+                "INSERT INTO service_secrets (name, value) VALUES (?, '1') "
+                "ON CONFLICT (name) DO UPDATE SET value = "
+                "CAST(CAST(service_secrets.value AS INTEGER) + 1 AS TEXT)",
+                (name,),
+            )
+            value = self.secret(name)
+        assert value is not None
+        return int(value)
+
     # -- scheduled jobs -----------------------------------------------------------
     def claim_job(self, job: str, slot: int, instance: str, at: float) -> bool:
         """True if this instance is the first to claim ``job`` for ``slot``."""

@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 import difflib
 import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -476,6 +477,11 @@ class SitePolicy:
         file = Path(path)
         source = str(file)
         try:
+            # A pipe would block: regular files only.
+            if not stat.S_ISREG(os.stat(file).st_mode):
+                raise ValidationError(
+                    [("", "not a regular file (a folder, pipe or device)")], source=source
+                )
             with file.open("rb") as f:
                 raw = f.read(MAX_POLICY_FILE_BYTES + 1)
         except OSError as exc:
@@ -492,6 +498,10 @@ class SitePolicy:
             raise ValidationError([("", f"not UTF-8 (byte {exc.start})")], source=source) from None
         except tomllib.TOMLDecodeError as exc:
             raise ValidationError([("", f"not valid TOML: {exc}")], source=source) from None
+        except RecursionError:  # tomllib recurses once per level of nesting
+            raise ValidationError(
+                [("", "not valid TOML: nested too deeply")], source=source
+            ) from None
         for key in ("dnt-policy-file", "dnt_policy_file"):
             value = data.get(key)
             if isinstance(value, str) and value and not os.path.isabs(value):
