@@ -33,7 +33,31 @@ def role(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"role": request.trackpref.role.value})  # type: ignore[attr-defined]
 
 
-urlpatterns = [path("", home), path("role", role)]
+def set_ga(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse("x")
+    response.set_cookie("_ga", "GA1.2.3")
+    return response
+
+
+def delete_ga(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse("x")
+    response.delete_cookie("_ga")
+    return response
+
+
+def raw_ga(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse("x")
+    response.headers["Set-Cookie"] = "_ga=raw; Path=/"
+    return response
+
+
+urlpatterns = [
+    path("", home),
+    path("role", role),
+    path("set", set_ga),
+    path("delete", delete_ga),
+    path("raw", raw_ga),
+]
 
 
 def test_django_takes_the_party_role_from_origin_and_referer_without_fetch_metadata() -> None:
@@ -79,3 +103,20 @@ def test_django_exception_api_round_trip() -> None:
     )
     assert r.status_code == 200, r.content
     assert client.get("/", headers={"DNT": "1"}).json() == {"state": "allow"}
+
+
+def test_django_drops_tracking_cookies_but_lets_their_deletion_pass() -> None:
+    from django.test import override_settings
+
+    from trackpref.signals.site_policy import SitePolicy
+
+    with override_settings(TRACKPREF_POLICY=SitePolicy(tracking_cookies=("_ga",))):
+        client = Client()
+        assert "_ga" in client.get("/set").cookies, "no signal: the site's choice"
+        assert "_ga" not in client.get("/set", headers={"Sec-GPC": "1"}).cookies
+        deleted = client.get("/delete", headers={"Sec-GPC": "1"}).cookies
+        assert "_ga" in deleted, "the deletion do-not-track asks for passes"
+        assert deleted["_ga"]["max-age"] == 0
+        raw = client.get("/raw", headers={"DNT": "1"})
+        assert "_ga" not in raw.headers.get("Set-Cookie", ""), "set as a header: dropped too"
+        assert "_ga=raw" in client.get("/raw").headers.get("Set-Cookie", "")

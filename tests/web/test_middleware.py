@@ -640,3 +640,116 @@ def test_consent_cookie_reaches_third_party_requests_over_https(
             assert "samesite=lax" in attributes
             assert "secure" not in attributes
         assert "httponly" in attributes
+
+
+class _BrokenStore(MemoryConsentStore):
+    """A consent store whose database went away after the consent was stored."""
+
+    broken = False
+
+    def load(self, consent_id: str) -> Any:
+        if self.broken:
+            raise OSError("database is locked")
+        return super().load(consent_id)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.broken:
+            raise OSError("database is locked")
+        super().save(*args, **kwargs)
+
+
+def test_a_failing_consent_store_grants_nothing_and_keeps_tk(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    store = _BrokenStore()
+    client = make_client(store=store)
+    assert _api(client, "store", {}).status_code == 200
+    assert client.get("/", headers={"DNT": "1"}).json()["exception"] is True
+    store.broken = True
+    r = client.get("/", headers={"DNT": "1"})
+    assert r.status_code == 200
+    assert r.headers["tk"] == "N;not-tracking", "the stricter reading, not a 500"
+    assert r.json()["exception"] is False
+    r = _api(client, "store", {})
+    assert r.status_code == 503
+    assert "retry-after" in r.headers
+    assert "tk" in r.headers
+    assert "consent store is unavailable" in r.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        b"_ga=GA1.2.1; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=63072000",
+        b"_ga=GA1.2.2; Max-Age=0; Max-Age=63072000",
+        b"_ga=GA1.2.3; Max-Age=zero",
+        b"_ga=GA1.2.4; Max-Age=-x; Expires=garbage",
+    ],
+)
+def test_a_cookie_that_lives_on_in_the_browser_is_not_taken_for_a_deletion(
+    cookie: bytes,
+) -> None:
+    """RFC 6265: Max-Age wins over Expires, the last attribute counts, junk is ignored."""
+    honoring = Honoring(SitePolicy(tracking_cookies=("_ga",)))
+    outcome = honoring.cached_outcome(b"1", None)
+    assert honoring.response_headers(outcome, [(b"set-cookie", cookie)]) == []
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        b"_ga=; Max-Age=63072000; Max-Age=0",
+        b"_ga=; Max-Age=-1",
+        b"_ga=; Max-Age=" + b"0" * 5000,
+        b"_ga=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=junk",
+    ],
+)
+def test_real_deletions_still_pass(cookie: bytes) -> None:
+    honoring = Honoring(SitePolicy(tracking_cookies=("_ga",)))
+    outcome = honoring.cached_outcome(b"1", None)
+    assert honoring.response_headers(outcome, [(b"set-cookie", cookie)]) == [
+        (b"set-cookie", cookie)
+    ]
+
+
+def test_the_shim_substitutes_in_one_pass() -> None:
+    honoring = Honoring(SitePolicy())
+    outcome = honoring.outcome(["1x__TRACKPREF_DNT__y"], None)
+    body = honoring.shim_response(outcome).body.decode()
+    assert "__TRACKPREF_DNT__y" in body, "the header's text stays text"
+    assert '"1x"' not in body
+
+
+@pytest.mark.parametrize("host", ["example.com:8_0", "example.com:+80", "example.com:" + "9" * 50])
+def test_the_exception_api_reads_ports_strictly(host: str) -> None:
+    honoring = Honoring(SitePolicy())
+    r = honoring.exception_call(
+        "POST",
+        b'{"op": "store", "data": {}}',
+        content_type="application/json",
+        host=host,
+        origin="http://example.com",
+        consent_id=None,
+        scheme="http",
+    )
+    assert r.status == 403
+
+
+def test_a_wsgi_status_line_names_every_status() -> None:
+    from trackpref.web.honoring import PlainResponse
+
+    assert PlainResponse(301, (), b"").reason == "Moved Permanently"
+    assert PlainResponse(500, (), b"").reason == "Internal Server Error"
+    assert PlainResponse(599, (), b"").reason == "Unknown"
+
+
+def test_the_memory_store_keeps_a_bounded_history_per_id() -> None:
+    from trackpref.signals.tracking_exceptions import ExceptionSet
+    from trackpref.web.consent import MEMORY_HISTORY
+
+    store = MemoryConsentStore()
+    for i in range(MEMORY_HISTORY + 50):
+        store.save("cid", ExceptionSet(), event="remove", now=float(i))
+    history = store.history("cid")
+    assert len(history) == MEMORY_HISTORY
+    assert history[-1].at == float(MEMORY_HISTORY + 49), "the newest are kept"

@@ -112,9 +112,17 @@ class PreferenceMiddleware:
     def _finish(self, response: HttpResponse, outcome: Outcome) -> None:
         honoring = self.honoring
         if outcome.strip_tracking_cookies:
-            for name in list(response.cookies.keys()):
-                if honoring.policy.is_tracking_cookie(name):
+            # The same rule as the ASGI and WSGI adapters: a tracking cookie is
+            # dropped, its deletion (which do-not-track asks for) passes.
+            for name, morsel in list(response.cookies.items()):
+                header = morsel.OutputString().encode("latin-1", "replace")
+                if honoring.response_headers(outcome, [(b"set-cookie", header)]) == []:
                     del response.cookies[name]
+            raw = response.headers.get("Set-Cookie")
+            if raw is not None:  # set as a header, not through set_cookie()
+                header = raw.encode("latin-1", "replace")
+                if honoring.response_headers(outcome, [(b"set-cookie", header)]) == []:
+                    del response.headers["Set-Cookie"]
         present = [(k.lower(), v) for k, v in response.items()]
         if self.project_referrer_policy:
             # Django's SecurityMiddleware sets the project's own policy later.

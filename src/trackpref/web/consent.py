@@ -66,13 +66,20 @@ class ConsentStore(Protocol):
     def history(self, consent_id: str) -> list[ConsentEvent]: ...
 
 
+#: Changes a :class:`MemoryConsentStore` remembers per consent id (the newest).
+MEMORY_HISTORY = 1000
+
+
 class MemoryConsentStore:
     """For tests and single-process demos; lost on restart, and per process.
 
-    It holds at most ``max_records`` consents; past that the oldest is dropped,
-    which can only make the site treat someone as not having consented (the
-    safe direction). Use :class:`SQLiteConsentStore` (or the ledger) in
-    production and whenever several workers serve one site.
+    It holds at most ``max_records`` consents and :data:`MEMORY_HISTORY`
+    changes of each; past that the oldest go, which can only make the site
+    treat someone as not having consented (the safe direction). Anyone can
+    create records through the exception API, so a flood of them can push
+    out real ones: another reason it is not for production. Use
+    :class:`SQLiteConsentStore` (or the ledger) in production and whenever
+    several workers serve one site.
     """
 
     def __init__(self, max_records: int = 100_000) -> None:
@@ -95,9 +102,10 @@ class MemoryConsentStore:
                 del self._sets[oldest]
                 self._events.pop(oldest, None)
             detail = json.dumps(exceptions.to_json(), sort_keys=True)
-            self._events.setdefault(consent_id, []).append(
-                ConsentEvent(consent_id, event, now, detail)
-            )
+            history = self._events.setdefault(consent_id, [])
+            history.append(ConsentEvent(consent_id, event, now, detail))
+            if len(history) > MEMORY_HISTORY:  # one cookie must not fill the memory
+                del history[: len(history) - MEMORY_HISTORY]
             while len(self._events) > self._max:
                 del self._events[next(iter(self._events))]
 

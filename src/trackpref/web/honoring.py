@@ -18,14 +18,19 @@ consent store.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from importlib import resources
 from pathlib import Path
 
+from .._untrusted import whole_number
 from ..signals.decisions import Decision, PartyRole, decide
 from ..signals.errors import InvalidStateError, SecurityError, SignalError, SyntaxError_
 from ..signals.parties import PartyMap, classify_request, normalize_host
@@ -70,6 +75,8 @@ _MAX_CACHED_URL = 256
 #: the role depend on the host; see ``Honoring.__init__``).
 _SETTLED_BY_SITE = ("same-origin", "same-site", "none")
 _MAX_API_BODY = 16 * 1024
+_PLACEHOLDER = re.compile(r"__TRACKPREF_(?:ENDPOINT|DNT_HEADER|DNT)__")
+log = logging.getLogger("trackpref.web")
 
 _JSON = b"application/json"
 _TSR_TYPE = b"application/tracking-status+json"
@@ -108,20 +115,10 @@ class PlainResponse:
 
     @property
     def reason(self) -> str:
-        return _REASONS.get(self.status, "OK")
-
-
-_REASONS = {
-    200: "OK",
-    204: "No Content",
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    409: "Conflict",
-    413: "Content Too Large",
-    415: "Unsupported Media Type",
-}
+        try:
+            return HTTPStatus(self.status).phrase
+        except ValueError:
+            return "Unknown"  # a status HTTP does not name; the code is what counts
 
 
 def load_policy(policy: SitePolicy | str | Path | None) -> SitePolicy:
@@ -377,7 +374,14 @@ class Honoring:
         role = self.role(host, sec_fetch_site, sec_fetch_dest, origin, referer)
         target = _host_only(host)
         site = _site_host(referer, origin, sec_fetch_site, sec_fetch_dest) or target
-        exceptions = self.consent_store.load(consent_id)
+        try:
+            exceptions = self.consent_store.load(consent_id)
+        except Exception:
+            # A store that is down must not take the site down with it, nor
+            # answer without Tk: the request counts as granting nothing, the
+            # stricter reading of the person's signal.
+            log.warning("consent store unreadable; no exception applied", exc_info=True)
+            exceptions = ExceptionSet()
         try:
             exception = bool(target) and exceptions.covers(site, target, now=self.clock())
         except SignalError:
@@ -582,13 +586,13 @@ class Honoring:
         """The exception-API shim, with this request's ``navigator.doNotTrack``."""
         pref = outcome.preference
         effective = "0" if pref.exception else pref.dnt.value
-        body = (
-            _shim_source()
-            .replace("__TRACKPREF_ENDPOINT__", json.dumps(self.prefix + "/exceptions"))
-            .replace("__TRACKPREF_DNT_HEADER__", json.dumps(pref.dnt.value))
-            .replace("__TRACKPREF_DNT__", json.dumps(effective))
-            .encode()
-        )
+        values = {
+            "__TRACKPREF_ENDPOINT__": json.dumps(self.prefix + "/exceptions"),
+            "__TRACKPREF_DNT_HEADER__": json.dumps(pref.dnt.value),
+            "__TRACKPREF_DNT__": json.dumps(effective),
+        }
+        # One pass: a value that spells a placeholder (DNT extensions may) stays text.
+        body = _PLACEHOLDER.sub(lambda m: values[m.group(0)], _shim_source()).encode()
         return PlainResponse(
             200,
             (
@@ -660,7 +664,8 @@ class Honoring:
         try:
             call = json.loads(body)
         except ValueError as exc:  # not UTF-8, not JSON, or a number of 4,300 digits
-            return _error(SyntaxError_(f"body is not JSON: {str(exc)[:120]}"))
+            why = "a number of too many digits" if "digits" in str(exc) else str(exc)[:120]
+            return _error(SyntaxError_(f"body is not JSON: {why}"))
         except RecursionError:  # json.loads recurses once per level of nesting
             return _error(SyntaxError_("body is nested too deeply"))
         if not isinstance(call, dict):
@@ -672,8 +677,21 @@ class Honoring:
             request = ExceptionRequest.from_json(call.get("data", {}))
         except SignalError as exc:
             return _error(exc)
-        now = self.clock()
         cid = consent_id if consent_id and valid_consent_id(consent_id) else None
+        try:
+            return self._exception_op(op, request, cid, target, secure)
+        except Exception:
+            log.warning("consent store failed; exception API answered 503", exc_info=True)
+            return _json_response(
+                503,
+                {"error": "the consent store is unavailable; nothing was changed, try again"},
+                (b"retry-after", b"5"),
+            )
+
+    def _exception_op(
+        self, op: str, request: ExceptionRequest, cid: str | None, target: str, secure: bool
+    ) -> PlainResponse:
+        now = self.clock()
         current = self.consent_store.load(cid) if cid else ExceptionSet()
         script_domain = target
         try:
@@ -814,10 +832,12 @@ def _authority_tuple(scheme: str, authority: str) -> tuple[str, str, int] | None
         host, _, port_text = authority.partition(":")
     else:
         host, port_text = authority, ""
+    port = whole_number(port_text, max_digits=5) if port_text else default
+    if port is None:  # int() would take "8_0", "+80" and 5,000 digits
+        return None
     try:
-        port = int(port_text) if port_text else default
         return (scheme, normalize_host(host), port)
-    except (ValueError, SignalError):
+    except SignalError:
         return None
 
 
@@ -853,21 +873,30 @@ def _cacheable(key: HeaderKey) -> bool:
 
 
 def _deletes(set_cookie: str) -> bool:
-    """Does this ``Set-Cookie`` delete the cookie (``Max-Age<=0`` or a past ``Expires``)?"""
+    """Does this ``Set-Cookie`` delete the cookie (``Max-Age<=0`` or a past ``Expires``)?
+
+    Read as a browser reads it (RFC 6265 §5.2.2, §5.3): an unparsable
+    attribute is ignored, the last of each attribute counts, and ``Max-Age``
+    wins over ``Expires``, so a cookie cannot look deleted here and live on
+    in the browser.
+    """
+    max_age: str | None = None
+    expires: float | None = None
     for attr in set_cookie.split(";")[1:]:
         key, _, value = attr.strip().partition("=")
         key = key.strip().lower()
+        value = value.strip()
         if key == "max-age":
-            try:
-                return int(value.strip()) <= 0
-            except ValueError:
-                return False
-        if key == "expires":
-            try:
-                return parsedate_to_datetime(value.strip()).timestamp() < time.time()
-            except (TypeError, ValueError, IndexError, OverflowError):
-                return False
-    return False
+            digits = value[1:] if value.startswith("-") else value
+            if digits and digits.isascii() and digits.isdigit():
+                max_age = value
+        elif key == "expires":
+            # An unparsable date is ignored, as a browser ignores it.
+            with contextlib.suppress(TypeError, ValueError, IndexError, OverflowError):
+                expires = parsedate_to_datetime(value).timestamp()
+    if max_age is not None:
+        return max_age.startswith("-") or not max_age.strip("0")
+    return expires is not None and expires < time.time()
 
 
 def _vary_for(policy: SitePolicy) -> tuple[Header, ...]:
