@@ -266,6 +266,15 @@ def clean(request: Request) -> Response:
     return _common(request)
 
 
+def twotk(request: Request) -> Response:
+    """Two Tk headers (a browser joins them with a newline) and one with a tab."""
+    if request.url.path == "/":
+        page = HTMLResponse(_page(request, trackers=(), title="two tk"))
+        page.raw_headers += [(b"tk", b"C;abc"), (b"tk", b"N"), (b"tk", b"N;a\tb")]
+        return page
+    return clean(request)
+
+
 async def slow(request: Request) -> Response:
     """Never finishes loading: a byte now and then, forever."""
 
@@ -551,6 +560,7 @@ HANDLERS: dict[str, Callable[[Request], object]] = {
     "hostile.test": hostile,
     "wrongtypes.test": wrongtypes,
     "clean.test": clean,
+    "twotk.test": twotk,
     "partnered.test": partnered,
     "slow.test": slow,
     "loop.test": loop,

@@ -480,3 +480,13 @@ def test_a_tracker_behind_the_sites_own_name_is_found_with_resolve_cnames(
     assert any(e["kind"] == "cname" for e in found["verdicts"]["evidence"]["gpc_honored"])
     recipients = {i["recipient"] for i in found["states"]["dnt1-gpc"]["identifiers"]}
     assert recipients == {"tracker.test"}
+
+
+def test_repeated_tk_headers_are_judged_not_fetched_as_one_status_id(
+    fixture_web: FixtureWeb, chromium: str, tmp_path: Path
+) -> None:
+    """Chromium joins repeated headers with a newline; that is no status-id to fetch."""
+    report = crawl_report(tmp_path, [fixture_web.url("twotk")], config(fixture_web, chromium))
+    found = site(report, "twotk")
+    assert found.get("error") is None, found.get("error")
+    assert report["crawl"]["complete"] is True

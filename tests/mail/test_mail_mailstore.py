@@ -120,6 +120,21 @@ def test_a_fifo_is_named_not_read(tmp_path: Path) -> None:
         detect_format(tmp_path / "b.eml")
 
 
+def test_odd_entries_of_a_maildir_are_named_not_skipped(tmp_path: Path) -> None:
+    root = tmp_path / "Maildir"
+    box = mailbox.Maildir(str(root), create=True)
+    box.add(newsletter("<p>x</p>"))
+    box.close()
+    os.mkfifo(root / "cur" / "2.fifo")
+    (root / "cur" / "3.link").symlink_to("/dev/zero")
+    (root / "cur" / "4.gone").symlink_to(tmp_path / "nowhere")
+    (root / "cur" / "5.dir").mkdir()
+    errors = {s.location: s.error for s in read_messages(root)}
+    assert [e for e in errors.values() if e is None] == [None], "the message is read"
+    for name in ("2.fifo", "3.link", "4.gone", "5.dir"):
+        assert errors[f"cur/{name}"] == "not a regular file; not read"
+
+
 def test_maildir_plus_plus_subfolders_are_read(tmp_path: Path) -> None:
     root = tmp_path / "Maildir"
     box = mailbox.Maildir(str(root), create=True)

@@ -32,7 +32,7 @@ def test_summary_per_sender_most_tracking_first() -> None:
 def test_json_is_always_valid_text() -> None:
     report = MessageReport(
         "f\udcff.eml",
-        "0",
+        "5.bad\udcff",  # a Maildir file name with a raw 0xFF byte
         "<id>",
         "A <a@x.example>",
         "a@x.example",
@@ -44,6 +44,7 @@ def test_json_is_always_valid_text() -> None:
     text = json.dumps(data, ensure_ascii=False)
     text.encode("utf-8")  # no lone surrogates left
     assert data[0]["subject"] == "caf\ufffd"
+    assert data[0]["key"] == "5.bad\ufffd"
     assert data[0]["trackers"][0] == {
         "url": "https://t.example/\ufffd",
         "kind": "pixel",

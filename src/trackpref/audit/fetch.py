@@ -140,7 +140,14 @@ class DeclarationFetcher:
                     "GET", target, headers={**headers, **extra_headers}, extensions=extensions
                 )
                 response = await self._client.send(request, stream=True)
-            except (httpx.HTTPError, ssl.SSLError, OSError, HostNotFound, ValueError) as exc:
+            except (
+                httpx.HTTPError,
+                httpx.InvalidURL,  # not an HTTPError: a URL httpx cannot even build
+                ssl.SSLError,
+                OSError,
+                HostNotFound,
+                ValueError,
+            ) as exc:
                 return self._failed(url, current, hops, exc, max_bytes)
             try:
                 response_headers = tuple(

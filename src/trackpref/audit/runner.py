@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from trackpref.signals.errors import SignalError
 from trackpref.signals.parties import normalize_host
 
+from ..signals.tracking_status import is_status_id
 from .browser_options import BrowserOptions
 from .declarations import OriginDeclarations, SiteDeclarations
 from .failures import Failure, FailureKind
@@ -231,10 +232,14 @@ class SiteAuditor:
                 for request in obs.requests:
                     if origin_of(request.url) != decl.origin:
                         continue
-                    for value in request.response_header_values("tk"):
-                        _, sep, status_id = value.strip().partition(";")
-                        if sep and status_id and status_id not in ids:
-                            ids.append(status_id)
+                    for joined in request.response_header_values("tk"):
+                        # Playwright joins repeated headers with newlines; and only
+                        # a grammatical status-id names a resource worth fetching
+                        # (the Tk check reports the others).
+                        for value in joined.split("\n"):
+                            _, sep, status_id = value.strip().partition(";")
+                            if sep and is_status_id(status_id) and status_id not in ids:
+                                ids.append(status_id)
         if not ids:
             return decl
         extra = await self.fetcher.origin_declarations(

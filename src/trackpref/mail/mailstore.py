@@ -144,6 +144,8 @@ def _maildir_files(root: Path) -> Iterator[tuple[str, Path, str | None]]:
                 path = where / name
                 if path.is_file():
                     yield f"{folder}{sub}/{name}", path, None
+                else:  # a pipe, a device, a folder or a dangling link: said, not skipped
+                    yield f"{folder}{sub}/{name}", path, "not a regular file; not read"
 
 
 def _mbox_messages(path: Path) -> Iterator[tuple[bytes, bytes]]:

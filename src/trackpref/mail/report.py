@@ -91,7 +91,7 @@ class MessageReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "file": _text(self.file),
-            "key": self.key,
+            "key": _text(self.key),
             "message_id": _text(self.message_id),
             "from": _text(self.sender),
             "subject": _text(self.subject),
