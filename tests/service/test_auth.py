@@ -92,18 +92,21 @@ def test_logging_out_ends_the_session_even_for_a_copied_cookie(client: TestClien
     assert client.get("/api/stats", headers=BEARER).status_code == 200, "the token still works"
 
 
-def other_instance(client: TestClient) -> AdminAuth:
-    """A second AdminAuth over the same database, as another process would have."""
+def two_instances(client: TestClient) -> tuple[AdminAuth, AdminAuth]:
+    """The app's AdminAuth and a second one over the same database, as another process
+    would have, both with a fresh copy of the generation."""
     service = service_of(client)
-    return AdminAuth(service.tables, hashlib.sha256(ADMIN.encode()).hexdigest())
+    here = service.auth
+    there = AdminAuth(service.tables, hashlib.sha256(ADMIN.encode()).hexdigest())
+    here.refresh(force=True)
+    there.refresh(force=True)
+    return here, there
 
 
 def test_a_logout_on_one_instance_ends_the_session_on_the_others(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    here, there = service_of(client).auth, other_instance(client)
-    here.refresh(force=True)
-    there.refresh(force=True)
+    here, there = two_instances(client)
     value, _ = here.new_session()
     assert there.session(value) is not None, "any instance accepts it"
     here.end_sessions()
@@ -120,9 +123,7 @@ def test_a_logout_on_one_instance_ends_the_session_on_the_others(
 
 def test_a_later_logout_elsewhere_never_revives_a_session(client: TestClient) -> None:
     """Generations only go up: a logout on an instance with an old copy still raises it."""
-    here, there = service_of(client).auth, other_instance(client)
-    here.refresh(force=True)
-    there.refresh(force=True)
+    here, there = two_instances(client)
     first, _ = here.new_session()
     here.end_sessions()
     second, _ = here.new_session()
@@ -136,9 +137,7 @@ def test_a_later_logout_elsewhere_never_revives_a_session(client: TestClient) ->
 def test_a_session_signed_in_a_newer_generation_teaches_a_stale_instance(
     client: TestClient,
 ) -> None:
-    here, there = service_of(client).auth, other_instance(client)
-    here.refresh(force=True)
-    there.refresh(force=True)
+    here, there = two_instances(client)
     old, _ = there.new_session()
     here.end_sessions()
     new, _ = here.new_session()
