@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
+from ..db_url import parse_db_url
 from .text import clean_json, clean_text
 from .trackers import DEFAULT_THRESHOLD, TrackerKnowledge
 
@@ -478,22 +478,13 @@ class ResultStore:
 
 def open_results(target: str | Path) -> ResultStore:
     """A results store: a SQLite path (or ``sqlite:///path``), or ``postgresql://...``
-    for a shared crawl; read as the ledger's ``--db`` is, so both commands agree."""
-    text = str(target)
-    scheme = urlsplit(text).scheme.lower() if "://" in text else ""  # as open_store reads it
-    if scheme in ("postgresql", "postgres"):
+    for a shared crawl (:func:`~trackpref.db_url.parse_db_url`, as every ``--db``)."""
+    try:
+        kind, where = parse_db_url(target)
+    except ValueError as exc:
+        raise StoreError(str(exc)) from None
+    if kind == "postgres":
         from .store_postgres import PostgresResultStore
 
-        return PostgresResultStore(text)
-    if scheme == "sqlite":
-        if not text.lower().startswith("sqlite:///") or not text[len("sqlite:///") :]:
-            raise StoreError(f"{text}: write sqlite:///relative.db or sqlite:////absolute.db")
-        return ResultStore(unquote(text[len("sqlite:///") :]))
-    if scheme:
-        raise StoreError(
-            f"{text}: unknown store scheme {scheme!r}; use a path, sqlite:///path "
-            "or postgresql://..."
-        )
-    if not text.strip():
-        raise StoreError("no database path")
-    return ResultStore(target)
+        return PostgresResultStore(where)
+    return ResultStore(where)

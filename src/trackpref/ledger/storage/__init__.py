@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
+from ...db_url import parse_db_url
 from .base import (
     TABLES,
     AuditEntry,
@@ -60,27 +60,14 @@ def open_store(url_or_path: str | Path, *, site: str, keys: str | Path | None = 
     ``keys`` says where subject keys live: a file path for SQLite, a DSN for
     PostgreSQL (a separate database), or for PostgreSQL a bare schema name.
     """
-    text = str(url_or_path)
-    scheme = urlsplit(text).scheme.lower() if "://" in text else ""
-    if scheme in ("postgresql", "postgres"):
+    try:
+        kind, target = parse_db_url(url_or_path)
+    except ValueError as exc:
+        raise StoreError(str(exc)) from None
+    if kind == "postgres":
         from .postgres import PostgresStore  # psycopg is an optional dependency
 
-        return PostgresStore(text, site=site, keys=None if keys is None else str(keys))
-    if scheme == "sqlite":
-        # As SQLAlchemy reads it: sqlite:///relative.db, sqlite:////absolute/path.db
-        if not text.lower().startswith("sqlite:///"):
-            raise StoreError(f"{text}: write sqlite:///relative.db or sqlite:////absolute.db")
-        path = unquote(text[len("sqlite:///") :])
-        if not path:
-            raise StoreError(f"{text}: no database path")
-        from .sqlite import SQLiteStore
-
-        return SQLiteStore(path, site=site, keys_path=keys)
-    if scheme:
-        raise StoreError(
-            f"{text}: unknown store scheme {scheme!r}; use sqlite:///path, a path, "
-            "or postgresql://..."
-        )
+        return PostgresStore(target, site=site, keys=None if keys is None else str(keys))
     from .sqlite import SQLiteStore
 
-    return SQLiteStore(text, site=site, keys_path=keys)
+    return SQLiteStore(target, site=site, keys_path=keys)

@@ -202,9 +202,6 @@ class SQLiteStore(SQLStore):
         if _shared is None:
             if path == ":memory:":
                 raise StoreError("an in-memory SQLite store cannot keep keys apart; use a file")
-            if not path.strip():
-                # SQLite would open a private temporary database and throw it away.
-                raise StoreError("no database path (an empty one would be a throwaway database)")
             kpath = str(keys_path) if keys_path is not None else str(keys_path_for(path))
             if Path(kpath).resolve() == Path(path).resolve():
                 raise StoreError("the key file must not be the data file")
